@@ -1,0 +1,143 @@
+"""Per-report facts gathered from a history in one pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from harness.components.protocols import FEILET, MOTTATT
+from harness.engine import history as h
+from harness.engine.history import Event
+
+
+class Outcome(StrEnum):
+    STORED = "STORED"
+    FALLBACK = "FALLBACK"
+    REJECTED = "REJECTED"
+    LOST = "LOST"
+    DUPLICATED = "DUPLICATED"
+    CORRUPTED = "CORRUPTED"
+    UNRESOLVED = "UNRESOLVED"
+    PHANTOM = "PHANTOM"
+
+
+LEGAL = frozenset({Outcome.STORED, Outcome.FALLBACK, Outcome.REJECTED})
+TERMINAL_STATES = frozenset({"LEVERT", "AVVIST_PRINT"})
+
+
+@dataclass
+class ReportFacts:
+    key: str
+    submission: int | None = None
+    accepted_at: int | None = None
+    digest: str | None = None
+    rejected_reason: str | None = None
+    state: str | None = None
+    terminal_at: int | None = None
+    fallback_trigger: str | None = None
+    got_mottatt: bool = False
+    deliveries: int = 0
+    malformed_delivered: bool = False
+    acked_by_case_system: bool = False
+    sent_feilet: bool = False
+    store_trouble: bool = False  # a storage fault or a crash struck while it was handled
+    crashed_raising: bool = False
+    mottatt_not_durable: list[tuple[int, int]] = field(default_factory=list)  # (t, event)
+    terminal_event: int | None = None
+    sent_mottatt: bool = False
+    records: list[str] = field(default_factory=list)  # digests of its durable records
+    sends: int = 0
+
+    @property
+    def label(self) -> str:
+        if self.submission is not None:
+            return f"report #{self.submission} ({self.key[:8]})"
+        return f"record {self.key[:8]}"
+
+
+@dataclass
+class Facts:
+    reports: dict[str, ReportFacts] = field(default_factory=dict)
+    completed: bool = True
+    end_at: int = 0
+    end_event: int | None = None
+    reconcile_failed: str | None = None
+    aborted: str | None = None
+
+    def get(self, key: str) -> ReportFacts:
+        facts = self.reports.get(key)
+        if facts is None:
+            facts = self.reports[key] = ReportFacts(key)
+        return facts
+
+
+def gather(events: Iterable[Event]) -> Facts:
+    facts = Facts()
+    for i, e in enumerate(events):
+        if e.report is None:
+            if e.component == h.HARNESS and e.kind == "end":
+                facts.completed = bool(e.data.get("completed", True))
+                facts.end_at = e.t
+                facts.end_event = i
+            elif e.kind == "reconcile_failed":
+                facts.reconcile_failed = str(e.data.get("detail", ""))
+            elif e.kind == "aborted":
+                facts.aborted = str(e.data.get("reason", ""))
+            continue
+        r = facts.get(e.report)
+        d = e.data
+        match (e.component, e.kind):
+            case (h.PORTAL, "accept"):
+                r.submission, r.accepted_at, r.digest = d.get("submission"), e.t, d.get("digest")
+            case (h.PORTAL, "reject"):
+                r.submission = d.get("submission")
+                r.rejected_reason = str(d.get("reason") or "")
+            case (h.PORTAL, "send"):
+                r.sends += 1
+            case (h.PORTAL, "state"):
+                r.state = d.get("state")
+                if r.state in TERMINAL_STATES and r.terminal_at is None:
+                    r.terminal_at, r.terminal_event = e.t, i
+            case (h.PORTAL, "fallback"):
+                r.fallback_trigger = r.fallback_trigger or d.get("trigger")
+            case (h.PORTAL, "receipt") if d.get("meldingstype") == MOTTATT:
+                r.got_mottatt = True
+            case (h.TRANSPORT, "deliver"):
+                r.deliveries += 1
+                r.malformed_delivered |= bool(d.get("malformed"))
+            case (h.CASE_SYSTEM, "ack"):
+                r.acked_by_case_system = True
+            case (h.CASE_SYSTEM, "reply"):
+                if d.get("meldingstype") == FEILET:
+                    r.sent_feilet = True
+                elif d.get("meldingstype") == MOTTATT:
+                    r.sent_mottatt = True
+                    if d.get("durable") is False:
+                        r.mottatt_not_durable.append((e.t, i))
+            case (h.CASE_SYSTEM, "crash"):
+                r.store_trouble = True
+                r.crashed_raising |= d.get("cause") in ("raised", "hung")
+            case (h.STORAGE, "fault"):
+                r.store_trouble = True
+            case (h.HARNESS, "record"):
+                r.records.append(str(d.get("digest")))
+    return facts
+
+
+def outcome_of(r: ReportFacts) -> Outcome:
+    if r.rejected_reason is not None:
+        return Outcome.REJECTED
+    if r.accepted_at is None:
+        return Outcome.PHANTOM
+    if len(r.records) > 1:
+        return Outcome.DUPLICATED
+    if r.records and r.records[0] != r.digest:
+        return Outcome.CORRUPTED
+    if r.terminal_at is None:
+        return Outcome.UNRESOLVED
+    if r.records:
+        return Outcome.STORED
+    if r.fallback_trigger is not None:
+        return Outcome.FALLBACK
+    return Outcome.LOST

@@ -1,0 +1,175 @@
+"""The reference portal: validates, accepts or rejects, sends, and falls back to print."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from harness.components.protocols import (
+    BEKYMRINGSMELDING_ID,
+    FEILET,
+    KLIENTMELDING_ID,
+    MOTTATT,
+    REPORT_JSON,
+    REPORT_TYPES,
+    SERVERFEIL,
+    SVAR_TIL,
+    TIDSAVBRUDD,
+)
+from harness.engine.context import Sim
+from harness.engine.digest import content_digest
+from harness.engine.history import PORTAL
+from harness.engine.workload import Submission
+
+MAX_PACKAGE_BYTES = 5 * 1024 * 1024
+_FAILURE_RECEIPTS = (FEILET, SERVERFEIL, TIDSAVBRUDD)
+_REQUIRED = (
+    "kommunenummer",
+    "kommunenavn",
+    "bydelsnummer",
+    "bydelsnavn",
+    "melding",
+    "sendingstidspunkt",
+    "leveringskanal",
+)
+
+
+class PortalState(StrEnum):
+    AKSEPTERT = "AKSEPTERT"
+    SENDT_FAGSYSTEM = "SENDT_FAGSYSTEM"
+    LEVERT = "LEVERT"
+    AVVIST_FAGSYSTEM = "AVVIST_FAGSYSTEM"
+    SENDT_PRINT = "SENDT_PRINT"
+    AVVIST_PRINT = "AVVIST_PRINT"
+
+
+def rejection_reason(sub: Submission) -> str | None:
+    """Why the portal refuses a submission, or None when it accepts it."""
+    if sub.meldingstype not in REPORT_TYPES:
+        return f"unknown message type {sub.meldingstype!r}"
+    if sum(len(b) for b in sub.files.values()) > MAX_PACKAGE_BYTES:
+        return "package larger than 5 MB"
+    try:
+        body = json.loads(sub.files[REPORT_JSON])
+    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        return f"{REPORT_JSON} is not valid JSON: {exc}"
+    if not isinstance(body, dict):
+        return f"{REPORT_JSON} must hold a JSON object"
+    form = "privat" if ".privat." in sub.meldingstype else "offentlig"
+    for key in (*_REQUIRED, f"{form}Melder", f"{form}Barn"):
+        if key not in body:
+            return f"$.{key}: required field missing"
+    if not re.fullmatch(r"\d{4}", str(body["kommunenummer"])):
+        return "$.kommunenummer: must be 4 digits"
+    if not re.fullmatch(r"\d{2}", str(body["bydelsnummer"])):
+        return "$.bydelsnummer: must be 2 digits"
+    return None
+
+
+@dataclass
+class _Report:
+    report_id: str
+    klientmelding_id: str
+    submission: Submission
+    state: PortalState = PortalState.AKSEPTERT
+    sends: int = 0
+    printed: bool = False
+    melding_ids: list[str] = field(default_factory=list)
+
+
+# send(meldingstype, headers, files) -> melding-id; provided by the transport.
+SendFn = Callable[[str, Mapping[str, str], Mapping[str, bytes]], str]
+
+
+class Portal:
+    def __init__(self, sim: Sim, send: SendFn) -> None:
+        self._sim = sim
+        self._send = send
+        self._by_melding: dict[str, _Report] = {}
+        self.reports: dict[str, _Report] = {}
+
+    def submit(self, sub: Submission) -> None:
+        sim = self._sim
+        reason = rejection_reason(sub)
+        if reason is not None:
+            sim.record(
+                PORTAL, "reject", f"submission-{sub.index}", submission=sub.index, reason=reason
+            )
+            return
+        rep = _Report(sim.loop.new_id(), sim.loop.new_id(), sub)
+        self.reports[rep.report_id] = rep
+        sim.record(
+            PORTAL,
+            "accept",
+            rep.report_id,
+            submission=sub.index,
+            meldingstype=sub.meldingstype,
+            digest=content_digest(sub.files),
+        )
+        self._set(rep, PortalState.AKSEPTERT)
+        self._send_to_case_system(rep)
+        sim.loop.call_later(sim.timing.deadline, lambda: self._deadline(rep))
+
+    def _send_to_case_system(self, rep: _Report) -> None:
+        headers = {KLIENTMELDING_ID: rep.klientmelding_id, BEKYMRINGSMELDING_ID: rep.report_id}
+        melding_id = self._send(rep.submission.meldingstype, headers, rep.submission.files)
+        rep.sends += 1
+        rep.melding_ids.append(melding_id)
+        self._by_melding[melding_id] = rep
+        self._sim.record(PORTAL, "send", rep.report_id, melding_id=melding_id, attempt=rep.sends)
+        self._set(rep, PortalState.SENDT_FAGSYSTEM)
+        if rep.sends <= self._sim.timing.max_resends:
+            self._sim.loop.call_later(self._sim.timing.resend_after, lambda: self._resend(rep))
+
+    def _resend(self, rep: _Report) -> None:
+        if rep.state is PortalState.SENDT_FAGSYSTEM:
+            self._send_to_case_system(rep)
+
+    def on_receipt(self, meldingstype: str, headers: Mapping[str, str]) -> None:
+        """A receipt routed back by `svar-til`."""
+        rep = self._by_melding.get(headers.get(SVAR_TIL, ""))
+        if rep is None:
+            self._sim.record(
+                PORTAL,
+                "receipt_unknown",
+                None,
+                meldingstype=meldingstype,
+                svar_til=headers.get(SVAR_TIL),
+            )
+            return
+        self._sim.record(
+            PORTAL,
+            "receipt",
+            rep.report_id,
+            meldingstype=meldingstype,
+            svar_til=headers[SVAR_TIL],
+            state=rep.state.value,
+        )
+        if rep.state is not PortalState.SENDT_FAGSYSTEM:
+            return  # already resolved; a late receipt changes nothing
+        if meldingstype == MOTTATT:
+            self._set(rep, PortalState.LEVERT, via="fagsystem")
+        elif meldingstype in _FAILURE_RECEIPTS:
+            self._set(rep, PortalState.AVVIST_FAGSYSTEM)
+            self._print(rep, trigger=meldingstype)
+
+    def _deadline(self, rep: _Report) -> None:
+        if rep.state is PortalState.SENDT_FAGSYSTEM:
+            self._sim.record(PORTAL, "deadline", rep.report_id)
+            self._print(rep, trigger="deadline")
+
+    def _print(self, rep: _Report, trigger: str) -> None:
+        rep.printed = True
+        self._sim.record(PORTAL, "fallback", rep.report_id, trigger=trigger)
+        self._set(rep, PortalState.SENDT_PRINT)
+        self._sim.loop.call_later(
+            self._sim.timing.print_delay, lambda: self._set(rep, PortalState.LEVERT, via="print")
+        )
+
+    def _set(self, rep: _Report, state: PortalState, via: str | None = None) -> None:
+        rep.state = state
+        extra = {"via": via} if via else {}
+        self._sim.record(PORTAL, "state", rep.report_id, state=state.value, **extra)

@@ -1,0 +1,94 @@
+"""The typed protocols of the slots. A vendor implements `CaseSystem` and a factory.
+
+Wire names (headers, message types) are the protocol's own strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from harness.engine.storage import Storage
+
+# Message types of the protocol (DOMAIN.md).
+PRIVAT_V1 = "no.ks.fiks.bekymringsmelding.privat.v1"
+PRIVAT_V2 = "no.ks.fiks.bekymringsmelding.privat.v2"
+OFFENTLIG_V1 = "no.ks.fiks.bekymringsmelding.offentlig.v1"
+OFFENTLIG_V2 = "no.ks.fiks.bekymringsmelding.offentlig.v2"
+REPORT_TYPES = (PRIVAT_V1, PRIVAT_V2, OFFENTLIG_V1, OFFENTLIG_V2)
+MOTTATT = "no.ks.fiks.bekymringsmelding.mottatt.v1"
+FEILET = "no.ks.fiks.bekymringsmelding.feilet.v1"
+SERVERFEIL = "no.ks.fiks.kvittering.serverfeil.v1"
+TIDSAVBRUDD = "no.ks.fiks.kvittering.tidsavbrudd"
+
+# Headers.
+MELDING_ID = "melding-id"
+KLIENTMELDING_ID = "klientmelding-id"
+BEKYMRINGSMELDING_ID = "bekymringsmelding-id"
+SVAR_TIL = "svar-til"
+
+# Files in a report package.
+REPORT_JSON = "bekymringsmelding.json"
+REPORT_PDF = "bekymringsmelding.pdf"
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A message as the transport hands it to a consumer."""
+
+    melding_id: str
+    meldingstype: str
+    headers: Mapping[str, str]
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    redelivered: bool = False
+
+
+class ReplyChannel(Protocol):
+    """What a consumer may do with one delivered message (as the Fiks IO client allows)."""
+
+    def reply(self, meldingstype: str, body: bytes | None = None) -> None: ...
+    def ack(self) -> None: ...
+    def nack(self) -> None: ...
+    def nack_with_requeue(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One durable record as the case system reports it at reconciliation."""
+
+    report_id: str
+    files: Mapping[str, bytes]
+
+
+@runtime_checkable
+class CaseSystem(Protocol):
+    """The case-system slot.
+
+    `handle` consumes one delivered message; `records` lists every durable record
+    and is called on a *fresh* instance after the run, so state kept only in
+    memory does not count. `find(report_id)` is optional: when present the
+    harness uses it to check durability at the moment a `mottatt` is sent.
+    """
+
+    def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None: ...
+    def records(self) -> Iterable[StoredRecord]: ...
+
+
+@dataclass(frozen=True)
+class CaseSystemEnv:
+    """What the harness hands a factory: faultable storage and the target's options."""
+
+    storage: Storage
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+CaseSystemFactory = Callable[[CaseSystemEnv], CaseSystem]
+
+
+def find_records(system: CaseSystem, report_id: str) -> Sequence[StoredRecord]:
+    """Records for one report, through `find` when the adapter has it."""
+    finder = getattr(system, "find", None)
+    if callable(finder):
+        return list(finder(report_id))
+    return [r for r in system.records() if r.report_id == report_id]

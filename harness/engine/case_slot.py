@@ -1,0 +1,198 @@
+"""The harness side of the case-system slot: runs the adapter, crashes and restarts it.
+
+A crash drops the adapter object (its volatile state) and closes its database
+connections (uncommitted work is lost); the next delivery rebuilds it from the
+factory over the same durable storage. Anything the adapter raises is a crash
+in the history, never an error of the harness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from harness.components.protocols import (
+    BEKYMRINGSMELDING_ID,
+    MOTTATT,
+    CaseSystem,
+    CaseSystemEnv,
+    CaseSystemFactory,
+    IncomingMessage,
+    ReplyChannel,
+    StoredRecord,
+    find_records,
+)
+from harness.engine.context import Sim
+from harness.engine.digest import content_digest
+from harness.engine.guard import AdapterHung, guarded
+from harness.engine.history import CASE_SYSTEM, HARNESS, STORAGE
+from harness.engine.storage import SimulatedCrash, StorageError, StorageTimeout
+
+T = TypeVar("T")
+
+
+def describe(exc: BaseException) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())  # always one line
+    return text[:300]
+
+
+class _SlotChannel:
+    """Wraps the transport's channel: records what the adapter does, and crashes on cue."""
+
+    def __init__(self, slot: CaseSystemSlot, inner: ReplyChannel, report: str | None) -> None:
+        self._slot = slot
+        self._inner = inner
+        self._report = report
+
+    def reply(self, meldingstype: str, body: bytes | None = None) -> None:
+        slot = self._slot
+        if slot.dead:
+            return  # a dead process sends nothing
+        data: dict[str, object] = {"meldingstype": meldingstype}
+        if meldingstype == MOTTATT and self._report:
+            data["durable"] = slot.probe(self._report)
+        slot.sim.record(CASE_SYSTEM, "reply", self._report, **data)
+        self._inner.reply(meldingstype, body)
+        slot.maybe_crash("case_system.crash.after_reply", self._report)
+
+    def _settle(self, how: str, forward: Callable[[], None]) -> None:
+        if not self._slot.dead:
+            self._slot.sim.record(CASE_SYSTEM, how, self._report)
+            forward()
+
+    def ack(self) -> None:
+        self._settle("ack", self._inner.ack)
+
+    def nack(self) -> None:
+        self._settle("nack", self._inner.nack)
+
+    def nack_with_requeue(self) -> None:
+        self._settle("nack_with_requeue", self._inner.nack_with_requeue)
+
+
+class CaseSystemSlot:
+    """Also the storage hooks: the fault plan strikes the adapter's own writes."""
+
+    def __init__(
+        self, sim: Sim, factory: CaseSystemFactory, env: CaseSystemEnv, guard_seconds: float
+    ) -> None:
+        self.sim = sim
+        self._factory = factory
+        self._env = env
+        self._guard = guard_seconds
+        self._instance: CaseSystem | None = None
+        self._report: str | None = None  # the report being handled, for storage events
+        self._probing = False
+        self.dead = False
+        self.hung: str | None = None  # set when the guard had to stop a call
+        env.storage.hooks = self
+
+    # -- running the adapter ----------------------------------------------
+    def _call(self, fn: Callable[[], T]) -> T:
+        return guarded(fn, self._guard)
+
+    def deliver(self, message: IncomingMessage, channel: ReplyChannel) -> bool:
+        """Hand one delivery to the adapter. Returns True when the component crashed."""
+        report = message.headers.get(BEKYMRINGSMELDING_ID)
+        self._report = report
+        self.dead = False
+        try:
+            if self._instance is None:
+                self._instance = self._call(lambda: self._factory(self._env))
+                self.sim.record(CASE_SYSTEM, "start", report)
+            self.maybe_crash("case_system.crash.before_store", report)
+            instance = self._instance
+            wrapped = _SlotChannel(self, channel, report)
+            self.sim.record(
+                CASE_SYSTEM,
+                "handle",
+                report,
+                melding_id=message.melding_id,
+                redelivered=message.redelivered,
+            )
+            self._call(lambda: instance.handle(message, wrapped))
+        except SimulatedCrash:
+            pass  # recorded where it was raised
+        except AdapterHung as exc:
+            self.hung = describe(exc)
+            self._crash(report, "hung", describe(exc))
+        except Exception as exc:
+            self._crash(report, "raised", describe(exc))
+        finally:
+            self._report = None
+        if self.dead:
+            self._instance = None
+            self._env.storage.close_all()
+        return self.dead
+
+    def _crash(self, report: str | None, cause: str, detail: str) -> None:
+        if not self.dead:
+            self.dead = True
+            self.sim.record(CASE_SYSTEM, "crash", report, cause=cause, detail=detail)
+
+    def maybe_crash(self, point: str, report: str | None) -> None:
+        if not self._probing and self.sim.injector.hit(point):
+            self._crash(report, "fault", point)
+            raise SimulatedCrash(point)
+
+    # -- durability probe and reconciliation ------------------------------
+    def _fresh_read(self, read: Callable[[CaseSystem], list[StoredRecord]]) -> list[StoredRecord]:
+        """Read through a fresh instance over a fresh connection: committed data only."""
+        self._probing = True
+        probe_storage = self._env.storage.view()
+        try:
+            fresh = self._call(
+                lambda: self._factory(CaseSystemEnv(probe_storage, self._env.options))
+            )
+            return self._call(lambda: read(fresh))
+        finally:
+            probe_storage.close_all()
+            self._probing = False
+
+    def probe(self, report: str) -> bool:
+        try:
+            return bool(self._fresh_read(lambda s: list(find_records(s, report))))
+        except (Exception, AdapterHung) as exc:
+            self.sim.record(HARNESS, "probe_failed", report, detail=describe(exc))
+            return False
+
+    def reconcile(self) -> None:
+        """After the run: every durable record, read from a fresh instance."""
+        self._instance = None
+        self._env.storage.close_all()
+        try:
+            records = self._fresh_read(lambda s: list(s.records()))
+        except (Exception, AdapterHung) as exc:
+            self.sim.record(HARNESS, "reconcile_failed", None, detail=describe(exc))
+            return
+        for rec in sorted(records, key=lambda r: (r.report_id, content_digest(r.files))):
+            self.sim.record(
+                HARNESS,
+                "record",
+                rec.report_id,
+                digest=content_digest(rec.files),
+                files=sorted(rec.files),
+            )
+
+    # -- storage hooks --------------------------------------------------
+    def before_write(self, sql: str) -> None:
+        if self._probing:
+            return
+        sim = self.sim
+        if sim.injector.hit("storage.execute.error"):
+            sim.record(STORAGE, "fault", self._report, fault="storage.execute.error")
+            raise StorageError("disk I/O error (injected)")
+        if sim.injector.hit("storage.execute.timeout"):
+            sim.loop.advance(sim.timing.storage_timeout)
+            sim.record(STORAGE, "fault", self._report, fault="storage.execute.timeout")
+            raise StorageTimeout("database is locked: timed out (injected)")
+
+    def before_commit(self) -> None:
+        if not self._probing and self.sim.injector.hit("storage.commit.error"):
+            self.sim.record(STORAGE, "fault", self._report, fault="storage.commit.error")
+            raise StorageError("commit failed: disk I/O error (injected)")
+
+    def after_commit(self) -> None:
+        if not self._probing:
+            self.sim.record(STORAGE, "commit", self._report)
+            self.maybe_crash("case_system.crash.after_commit", self._report)

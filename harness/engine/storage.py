@@ -1,0 +1,152 @@
+"""Real SQLite storage that the harness can fault.
+
+Adapters get a `Storage` and open connections with `connect()`. The connection
+behaves like `sqlite3.Connection` (execute, commit, rollback, context manager),
+but each write and each commit passes a hook where the fault plan may strike.
+Injected errors are `sqlite3.OperationalError` subclasses, so an adapter
+handles them exactly as it would handle a real failing database.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH")
+
+
+class StorageError(sqlite3.OperationalError):
+    """An injected database error."""
+
+
+class StorageTimeout(sqlite3.OperationalError):
+    """An injected timeout: the statement did not complete."""
+
+
+class SimulatedCrash(BaseException):
+    """Raised inside adapter code to kill the component at a step boundary.
+
+    A BaseException, so that `except Exception` in adapter code cannot swallow it;
+    the harness also notes the crash before raising, so even a bare `except:`
+    does not bring the dead component back.
+    """
+
+
+class StorageHooks(Protocol):
+    def before_write(self, sql: str) -> None: ...
+    def before_commit(self) -> None: ...
+    def after_commit(self) -> None: ...
+
+
+class _NoHooks:
+    def before_write(self, sql: str) -> None:
+        pass
+
+    def before_commit(self) -> None:
+        pass
+
+    def after_commit(self) -> None:
+        pass
+
+
+def _is_write(sql: str) -> bool:
+    return sql.lstrip().upper().startswith(_WRITE_VERBS)
+
+
+class Connection:
+    """A faultable wrapper around one `sqlite3.Connection`."""
+
+    def __init__(self, raw: sqlite3.Connection, owner: Storage) -> None:
+        self._raw = raw
+        self._owner = owner  # hooks are read through the owner: the world may set them later
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        if _is_write(sql):
+            self._owner.hooks.before_write(sql)
+        return self._raw.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        if _is_write(sql):
+            self._owner.hooks.before_write(sql)
+        return self._raw.executemany(sql, rows)
+
+    def commit(self) -> None:
+        if self._raw.in_transaction:
+            try:
+                self._owner.hooks.before_commit()
+            except sqlite3.Error:
+                self._raw.rollback()
+                raise
+            self._raw.commit()
+            self._owner.hooks.after_commit()
+
+    def rollback(self) -> None:
+        self._raw.rollback()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._raw.in_transaction
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.commit()
+        elif not isinstance(exc, SimulatedCrash):
+            self._raw.rollback()
+
+
+class Storage:
+    """One SQLite database file in WAL mode, shared by every incarnation of a component."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._own_dir = directory is None
+        self.directory = (
+            Path(tempfile.mkdtemp(prefix="harness-db-")) if directory is None else directory
+        )
+        self.path = self.directory / "case_system.sqlite3"
+        self.hooks: StorageHooks = _NoHooks()
+        self._open: list[sqlite3.Connection] = []
+        boot = sqlite3.connect(self.path)
+        boot.execute("PRAGMA journal_mode=WAL")
+        boot.close()
+
+    def view(self) -> Storage:
+        """The same database with its own connections and no fault hooks (for reads
+        the harness makes: the durability probe and the reconciliation)."""
+        other = Storage.__new__(Storage)
+        other._own_dir = False
+        other.directory = self.directory
+        other.path = self.path
+        other.hooks = _NoHooks()
+        other._open = []
+        return other
+
+    def connect(self) -> Connection:
+        # timeout=0: a lock conflict fails at once instead of waiting on the wall clock.
+        raw = sqlite3.connect(self.path, timeout=0)
+        raw.execute("PRAGMA synchronous=OFF")
+        self._open.append(raw)
+        return Connection(raw, self)
+
+    def close_all(self) -> None:
+        """What a process crash does: every connection closes, uncommitted work is lost."""
+        for raw in self._open:
+            raw.close()
+        self._open.clear()
+
+    def destroy(self) -> None:
+        self.close_all()
+        if self._own_dir:
+            shutil.rmtree(self.directory, ignore_errors=True)

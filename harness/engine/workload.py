@@ -1,0 +1,167 @@
+"""Synthetic concern reports: invented people, synthetic fnr, deterministic from a seed.
+
+Only synthetic identity numbers are made: Norway's test-data convention adds
+80 to the month, so no generated fnr can belong to a real person.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from harness.components.protocols import (
+    OFFENTLIG_V1,
+    OFFENTLIG_V2,
+    PRIVAT_V1,
+    PRIVAT_V2,
+    REPORT_JSON,
+    REPORT_PDF,
+)
+
+FORMS = {
+    ("privat", 1): PRIVAT_V1,
+    ("privat", 2): PRIVAT_V2,
+    ("offentlig", 1): OFFENTLIG_V1,
+    ("offentlig", 2): OFFENTLIG_V2,
+}
+DEFECTS = ("missing_melding", "bad_kommunenummer", "not_json")
+
+_GIVEN = ("Kari", "Ola", "Åse", "Øystein", "Ingrid", "Håkon", "Sølvi", "Bjørn", "Liv", "Eirik")
+_FAMILY = ("Nordmann", "Testesen", "Fjellstad", "Bråten", "Aasen", "Lien", "Dahl", "Ødegård")
+_DISTRICTS = (
+    ("01", "Arna"),
+    ("02", "Bergenhus"),
+    ("03", "Fana"),
+    ("04", "Fyllingsdalen"),
+    ("05", "Laksevåg"),
+    ("06", "Ytrebygda"),
+    ("07", "Årstad"),
+    ("08", "Åsane"),
+)
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One submission in a workload: when, which form, and whether it is broken on purpose."""
+
+    at: int  # virtual ms
+    form: str = "privat"
+    version: int = 2
+    defect: str | None = None
+
+    @property
+    def meldingstype(self) -> str:
+        return FORMS[(self.form, self.version)]
+
+
+@dataclass(frozen=True)
+class Submission:
+    index: int
+    meldingstype: str
+    files: dict[str, bytes]
+    spec: ReportSpec
+
+
+def synthetic_fnr(rng: random.Random) -> str:
+    """An 11-digit fnr with valid control digits and month + 80 (a synthetic number)."""
+    w1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+    w2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+    while True:
+        base = (
+            f"{rng.randint(1, 28):02d}{rng.randint(1, 12) + 80:02d}"
+            f"{rng.randint(10, 24):02d}{rng.randint(500, 999):03d}"
+        )
+        k1 = 11 - sum(int(d) * w for d, w in zip(base, w1, strict=True)) % 11
+        k1 = 0 if k1 == 11 else k1
+        if k1 == 10:
+            continue
+        k2 = 11 - sum(int(d) * w for d, w in zip(base + str(k1), w2, strict=True)) % 11
+        k2 = 0 if k2 == 11 else k2
+        if k2 != 10:
+            return f"{base}{k1}{k2}"
+
+
+def _name(rng: random.Random) -> str:
+    return f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)}"
+
+
+def _address(rng: random.Random) -> dict[str, str]:
+    return {
+        "adresselinje1": f"Testveien {rng.randint(1, 99)}",
+        "adresselinje2": "",
+        "adresselinje3": "",
+        "postnummer": f"50{rng.randint(0, 99):02d}",
+        "poststed": "Bergen",
+    }
+
+
+def report_body(spec: ReportSpec, rng: random.Random) -> dict[str, Any]:
+    number, district = rng.choice(_DISTRICTS)
+    seconds = spec.at // 1000
+    body: dict[str, Any] = {
+        "kommunenummer": "4601",
+        "kommunenavn": "Bergen",
+        "bydelsnummer": number,
+        "bydelsnavn": district,
+        "melding": f"Bekymring nr. {rng.randint(1, 10**6)}: barnet virker redd.",
+        # Local time without an offset, as the real portal sends it.
+        "sendingstidspunkt": f"2023-06-01T{(seconds // 3600) % 24:02d}:"
+        f"{(seconds // 60) % 60:02d}:{seconds % 60:02d}",
+        "leveringskanal": "Fagsystem",
+    }
+    if spec.form == "privat":
+        body["privatMelder"] = {
+            "personnavn": _name(rng),
+            "telefonnummer": "99999999",
+            "adresse": _address(rng),
+        }
+        body["privatBarn"] = [
+            {
+                "personnavn": _name(rng),
+                "antattAlder": str(rng.randint(0, 17)),
+                "relasjon": "Nabo",
+                "adresse": _address(rng),
+            }
+        ]
+    else:
+        body["offentligMelder"] = {
+            "personnavn": _name(rng),
+            "rolle": "Lærer",
+            "telefonnummer": "99999999",
+            "epost": "laerer@skole.test",
+            "virksomhet": {"navn": "Testskolen", "orgnr": "999999999", "adresse": _address(rng)},
+        }
+        body["offentligBarn"] = [
+            {
+                "fnr": synthetic_fnr(rng),
+                "ufoedt": False,
+                "personnavn": _name(rng),
+                "adresse": _address(rng),
+                "orientert": False,
+                "orientertGrunn": "",
+            }
+        ]
+        body["foresatte"] = [{"personnavn": _name(rng), "orientert": True, "orientertGrunn": ""}]
+    return body
+
+
+def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
+    rng = random.Random(f"{seed}:{index}")
+    body = report_body(spec, rng)
+    if spec.defect == "missing_melding":
+        del body["melding"]
+    elif spec.defect == "bad_kommunenummer":
+        body["kommunenummer"] = "46A1"
+    raw = json.dumps(body, ensure_ascii=False, indent=2).encode()
+    if spec.defect == "not_json":
+        raw = raw[: len(raw) // 2]
+    pdf = (
+        b"%PDF-1.4\n% synthetic rendering of report "
+        + str(index).encode()
+        + b"\n"
+        + rng.randbytes(64)
+        + b"\n%%EOF\n"
+    )
+    return Submission(index, spec.meldingstype, {REPORT_JSON: raw, REPORT_PDF: pdf}, spec)

@@ -1,0 +1,62 @@
+"""A counterexample as a timeline a person reads in one glance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from harness.checker.clauses import Violation, fmt_t
+from harness.engine.history import Event
+
+_QUIET = {("portal", "state"), ("transport", "queue"), ("transport", "route_reply")}
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    for prefix in ("no.ks.fiks.bekymringsmelding.", "no.ks.fiks.kvittering."):
+        text = text.removeprefix(prefix)
+    return text
+
+
+def _labels(events: Iterable[Event]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for e in events:
+        if e.report and "submission" in e.data:
+            labels[e.report] = f"#{e.data['submission']}"
+    return labels
+
+
+def _describe(e: Event) -> str:
+    skip = {"digest", "melding_id", "svar_til", "files", "submission", "duplicate"}
+    parts = [
+        f"{k}={_short(v)}"
+        for k, v in sorted(e.data.items())
+        if k not in skip and v not in (False, None)
+    ]
+    return " ".join([e.kind, *parts])
+
+
+def render(events: list[Event], violations: list[Violation]) -> list[str]:
+    """Lines of `time  component  report  event`, with the line where the contract broke marked."""
+    labels = _labels(events)
+    marks: dict[int, list[Violation]] = {}
+    for v in violations:
+        at = v.event
+        if at is None:  # no single event shows it: mark the report's last event before then
+            at = max(
+                (
+                    i
+                    for i, e in enumerate(events)
+                    if e.t <= v.t and (v.key is None or e.report == v.key)
+                ),
+                default=len(events) - 1,
+            )
+        marks.setdefault(at, []).append(v)
+    lines = []
+    for i, e in enumerate(events):
+        if (e.component, e.kind) in _QUIET and i not in marks:
+            continue
+        who = labels.get(e.report or "", (e.report or "")[:8])
+        lines.append(f"{fmt_t(e.t):>16}  {e.component:<11}  {who:<9}  {_describe(e)}")
+        for v in marks.get(i, []):
+            lines.append(f"{'':>16}  {'^^^':<11}  {v.clause:<9}  {v.message}")
+    return lines

@@ -1,0 +1,107 @@
+"""Runs the contract suite for one target: every family, serially or on worker processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from harness.contracts import Contract, load_contract
+from harness.suite.search import (
+    DEFAULT_EXAMPLES,
+    FAMILIES,
+    Counterexample,
+    FamilyResult,
+    search_family,
+)
+from harness.target import load_target
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    target: str | None = None
+    seed: int = 0
+    examples: int = DEFAULT_EXAMPLES
+    workers: int = 1
+    options: Mapping[str, str] = field(default_factory=dict)
+    families: Sequence[str] = tuple(FAMILIES)
+
+
+@dataclass(frozen=True)
+class ClauseVerdict:
+    id: str
+    verdict: str  # pass | fail | not-exercised
+    counterexample: Counterexample | None
+
+
+@dataclass
+class SuiteResult:
+    config: SuiteConfig
+    target: str
+    families: list[FamilyResult]
+    contract: Contract
+    expects: set[str] | None = None
+
+    @property
+    def clauses(self) -> list[ClauseVerdict]:
+        out = []
+        exercised = set().union(*(f.exercised for f in self.families))
+        for clause in self.contract.clauses:
+            cx = None
+            for fam in self.families:
+                if fam.counterexample and clause.id in fam.counterexample.clauses:
+                    cx = fam.counterexample
+                elif clause.id in fam.also_failed:
+                    cx = fam.also_failed[clause.id]
+                if cx:
+                    break
+            verdict = "fail" if cx else "pass" if clause.id in exercised else "not-exercised"
+            out.append(ClauseVerdict(clause.id, verdict, cx))
+        return out
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.id for c in self.clauses if c.verdict == "fail"]
+
+    @property
+    def verdict(self) -> str:
+        return "fail" if self.failed else "pass"
+
+    def total(self, attr: str) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for fam in self.families:
+            total.update(getattr(fam, attr))
+        return total
+
+    @property
+    def counterexamples(self) -> list[Counterexample]:
+        seen: list[Counterexample] = []
+        for c in self.clauses:
+            if c.counterexample is not None and all(c.counterexample is not s for s in seen):
+                seen.append(c.counterexample)
+        return seen
+
+
+def _search_one(family: str, config: SuiteConfig) -> FamilyResult:
+    target = load_target(config.target, config.options)
+    return search_family(
+        family,
+        target.factory,
+        seed=config.seed,
+        examples=config.examples,
+        options=dict(config.options),
+    )
+
+
+def run_suite(config: SuiteConfig) -> SuiteResult:
+    target = load_target(config.target, config.options)  # fails fast, before any worker starts
+    if config.workers <= 1:
+        results = [_search_one(f, config) for f in config.families]
+    else:
+        # spawn: each worker imports the target afresh, with nothing inherited by accident.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(config.workers, mp_context=ctx) as pool:
+            results = list(pool.map(_search_one, config.families, [config] * len(config.families)))
+    return SuiteResult(config, target.spec, results, load_contract(), target.expects)

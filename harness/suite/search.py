@@ -1,0 +1,136 @@
+"""The contract suite: a Hypothesis search per clause family, shrunk counterexamples.
+
+Each family is searched on its own, so a counterexample is shrunk toward the
+clauses of that family and is not displaced by a smaller failure elsewhere.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+
+from harness.checker.clauses import CheckResult, check
+from harness.components.protocols import CaseSystemFactory
+from harness.engine.history import History
+from harness.engine.world import Plan, RunResult, simulate
+from harness.suite.strategies import plans
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "delivery": ("SOR-1", "SOR-2", "SOR-5", "SOR-7"),
+    "integrity": ("SOR-3", "SOR-4", "SOR-8"),
+    "rejection": ("SOR-6",),
+}
+DEFAULT_EXAMPLES = 100
+
+
+@dataclass
+class Counterexample:
+    family: str
+    plan: Plan
+    clauses: list[str]
+    check: CheckResult
+    history: History
+    shrunk: bool = True
+
+
+@dataclass
+class FamilyResult:
+    family: str
+    examples: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    reached: Counter[str] = field(default_factory=Counter)
+    fired: Counter[str] = field(default_factory=Counter)
+    exercised: set[str] = field(default_factory=set)
+    warnings: Counter[str] = field(default_factory=Counter)
+    counterexample: Counterexample | None = None
+    # Clauses broken by some example but not by the shrunk one: the smallest such example.
+    also_failed: dict[str, Counterexample] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> set[str]:
+        found = set(self.also_failed)
+        if self.counterexample:
+            found.update(self.counterexample.clauses)
+        return found
+
+
+class _Violated(Exception):
+    """Raised inside the property so that Hypothesis shrinks the example."""
+
+
+def _clauses_broken(run: RunResult, result: CheckResult, family: str) -> list[str]:
+    return sorted(result.failed & set(FAMILIES[family]))
+
+
+def search_family(
+    family: str,
+    factory: CaseSystemFactory,
+    *,
+    seed: int,
+    examples: int,
+    options: dict[str, str] | None = None,
+) -> FamilyResult:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown clause family {family!r}; known: {', '.join(FAMILIES)}")
+    out = FamilyResult(family)
+    last: list[Counterexample] = []
+    searching = True  # False once Hypothesis has found a failure and is shrinking
+
+    def run_plan(plan: Plan) -> None:
+        nonlocal searching
+        if last and last[-1].history.events and _aborted(last[-1].history) and searching is False:
+            raise _Violated("hung")  # a hang repeats itself; do not wait for it again
+        run = simulate(plan, factory, options=options)
+        result = check(run.history)
+        broken = _clauses_broken(run, result, family)
+        if searching:
+            out.examples += 1
+            out.outcomes.update(o.value for o in result.outcomes.values())
+            out.reached.update(run.reached)
+            out.fired.update(run.fired)
+            out.exercised |= result.exercised
+            out.warnings.update(w.clause for w in result.warnings)
+        if broken:
+            searching = False
+            last.append(Counterexample(family, plan, broken, result, run.history))
+            raise _Violated(", ".join(broken))
+
+    prop = settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        phases=(Phase.generate, Phase.shrink),
+        print_blob=False,
+    )(
+        hypothesis_seed(family_seed(seed, family))(
+            given(plans(invalid=family == "rejection"))(run_plan)
+        )
+    )
+    try:
+        prop()
+    except _Violated:
+        pass
+    if last:
+        final = last[-1]
+        out.counterexample = final
+        for cx in sorted(last, key=lambda c: c.plan.size):
+            for clause in cx.clauses:
+                if clause not in final.clauses and clause not in out.also_failed:
+                    cx.shrunk = False
+                    out.also_failed[clause] = cx
+    return out
+
+
+def family_seed(seed: int, family: str) -> int:
+    """Each family searches its own examples, reproducibly from the one run seed."""
+    return zlib.crc32(f"{seed}:{family}".encode())
+
+
+def _aborted(history: History) -> bool:
+    return any(e.kind == "aborted" for e in history.events[-3:])
