@@ -130,7 +130,7 @@ def _run(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from harness.report.counterexample import replay
 
-    raw, run, broken, lines = replay(args.file)
+    raw, _run, broken, lines = replay(args.file)
     print(f"replay of {args.file} · target {raw.get('target')} · family {raw.get('family')}")
     print("\n".join("  " + ln for ln in lines))
     expected = sorted(raw.get("clauses") or [])

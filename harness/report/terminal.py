@@ -17,7 +17,7 @@ def summary(result: SuiteResult, report_path: Path | None) -> list[str]:
         f"harness {__version__} · contract {contract.name} {contract.version} "
         f"({contract.digest[:19]}…) · seed {cfg.seed}",
         f"target: {result.target}",
-        f"examples: {cfg.examples} per family × {len(result.families)} families "
+        f"examples: {cfg.examples} per family x {len(result.families)} families "
         f"({sum(f.examples for f in result.families)} run), workers {cfg.workers}",
         "",
         f"{'clause':<7} {'verdict':<14} title",
@@ -31,7 +31,7 @@ def summary(result: SuiteResult, report_path: Path | None) -> list[str]:
         lines.append(
             "warnings: "
             + " · ".join(
-                f"{k} {contract.clause(k).title.lower()} ×{v}" for k, v in sorted(warnings.items())
+                f"{k} {contract.clause(k).title.lower()} x{v}" for k, v in sorted(warnings.items())
             )
         )
     reached, fired = result.total("reached"), result.total("fired")

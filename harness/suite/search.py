@@ -6,9 +6,11 @@ clauses of that family and is not displaced by a smaller failure elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -112,10 +114,8 @@ def search_family(
             given(plans(invalid=family == "rejection"))(run_plan)
         )
     )
-    try:
+    with contextlib.suppress(_Violated):
         prop()
-    except _Violated:
-        pass
     if last:
         final = last[-1]
         out.counterexample = final
@@ -134,3 +134,60 @@ def family_seed(seed: int, family: str) -> int:
 
 def _aborted(history: History) -> bool:
     return any(e.kind == "aborted" for e in history.events[-3:])
+
+
+# -- plain-data form, for xdist's workeroutput and for the report -----------------
+def family_to_json(fam: FamilyResult) -> dict[str, object]:
+    def cx_json(cx: Counterexample | None) -> dict[str, object] | None:
+        if cx is None:
+            return None
+        return {
+            "family": cx.family,
+            "plan": cx.plan.to_json(),
+            "clauses": cx.clauses,
+            "shrunk": cx.shrunk,
+            "history": [e.to_json() for e in cx.history.events],
+        }
+
+    return {
+        "family": fam.family,
+        "examples": fam.examples,
+        "outcomes": dict(fam.outcomes),
+        "reached": dict(fam.reached),
+        "fired": dict(fam.fired),
+        "exercised": sorted(fam.exercised),
+        "warnings": dict(fam.warnings),
+        "counterexample": cx_json(fam.counterexample),
+        "also_failed": {k: cx_json(v) for k, v in fam.also_failed.items()},
+    }
+
+
+def family_from_json(raw: dict[str, Any]) -> FamilyResult:
+    def cx_from(data: dict[str, Any] | None) -> Counterexample | None:
+        if data is None:
+            return None
+        history = History.from_json(data["history"])
+        return Counterexample(
+            data["family"],
+            Plan.from_json(data["plan"]),
+            list(data["clauses"]),
+            check(history),
+            history,
+            bool(data["shrunk"]),
+        )
+
+    fam = FamilyResult(
+        raw["family"],
+        int(raw["examples"]),
+        Counter(raw["outcomes"]),
+        Counter(raw["reached"]),
+        Counter(raw["fired"]),
+        set(raw["exercised"]),
+        Counter(raw["warnings"]),
+        cx_from(raw["counterexample"]),
+    )
+    for clause, data in raw["also_failed"].items():
+        cx = cx_from(data)
+        if cx is not None:
+            fam.also_failed[clause] = cx
+    return fam

@@ -1,0 +1,289 @@
+"""The pytest plugin: a thin layer over the engine.
+
+Importing this module is cheap (no Hypothesis, no engine): pytest loads it in
+every session of every project that has the package installed. The engine is
+imported only when the contract suite or a fixture is actually used.
+
+With `--harness-target SPEC` (or the ini key `harness_target`) the contract
+suite is collected as one item per clause family. Under xdist each worker puts
+its families' results into `workeroutput`; the controller merges them and
+writes the report once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from harness.suite.search import FamilyResult
+    from harness.target import Target
+
+_RESULTS = pytest.StashKey[dict[str, "FamilyResult"]]()
+_SETTINGS = pytest.StashKey[dict[str, Any]]()
+_WORKEROUTPUT_KEY = "harness_families"
+
+
+def _seed(text: str) -> int:
+    from harness.cli import parse_seed
+
+    return parse_seed(text)
+
+
+def _examples(text: str) -> int:
+    from harness.cli import positive
+
+    return positive(text)
+
+
+def _option(text: str) -> tuple[str, str]:
+    from harness.cli import key_value
+
+    return key_value(text)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "stored-or-rejected contract suite")
+    group.addoption(
+        "--harness-target",
+        metavar="SPEC",
+        default=None,
+        help="case-system factory to check: module:attr or path/to/file.py:attr; "
+        "collects the contract suite",
+    )
+    group.addoption(
+        "--harness-examples",
+        metavar="N",
+        type=_examples,
+        default=None,
+        help="Hypothesis examples per clause family (default 100)",
+    )
+    group.addoption(
+        "--harness-seed",
+        metavar="S",
+        type=_seed,
+        default=None,
+        help="the suite's seed: a whole number or 'random' (default 0)",
+    )
+    group.addoption(
+        "--harness-report",
+        metavar="DIR",
+        default=None,
+        help="write report.json and counterexample files here",
+    )
+    group.addoption(
+        "--harness-target-option",
+        metavar="KEY=VALUE",
+        type=_option,
+        action="append",
+        default=[],
+        help="option handed to the factory",
+    )
+    parser.addini("harness_target", "default for --harness-target", default=None)
+    parser.addini("harness_examples", "default for --harness-examples", default=None)
+    parser.addini("harness_seed", "default for --harness-seed", default=None)
+    parser.addini("harness_report", "default for --harness-report", default=None)
+
+
+def _from_ini(config: pytest.Config, name: str, convert: Callable[[str], Any]) -> Any:
+    raw = config.getini(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return convert(str(raw))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini key {name}: {exc}") from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "harness(target=SPEC, options={}): the case-system target that the "
+        "harness fixtures of this test use (default: the reference case system)",
+    )
+    opt = config.option
+    settings = {
+        "target": opt.harness_target or _from_ini(config, "harness_target", str),
+        "examples": opt.harness_examples or _from_ini(config, "harness_examples", _examples),
+        "seed": opt.harness_seed
+        if opt.harness_seed is not None
+        else _from_ini(config, "harness_seed", _seed),
+        "report": opt.harness_report or _from_ini(config, "harness_report", str),
+        "options": dict(opt.harness_target_option),
+    }
+    config.stash[_SETTINGS] = settings
+    config.stash[_RESULTS] = {}
+
+
+def _suite_only(config: pytest.Config) -> bool:
+    """A target given and no test paths named: collect the contract suite alone."""
+    return (
+        bool(config.stash[_SETTINGS]["target"])
+        and config.args_source is not pytest.Config.ArgsSource.ARGS
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if _suite_only(config) and collection_path != config.rootpath:
+        return True
+    return None
+
+
+class ContractSuite(pytest.Collector):
+    def collect(self) -> list[pytest.Item]:
+        from harness.suite.search import FAMILIES
+
+        return [ClauseFamilyItem.from_parent(self, name=family) for family in FAMILIES]
+
+
+class ContractFailure(Exception):
+    pass
+
+
+class ClauseFamilyItem(pytest.Item):
+    def runtest(self) -> None:
+        from harness.report.timeline import render
+        from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES, search_family
+        from harness.target import load_target
+
+        settings = self.config.stash[_SETTINGS]
+        target = _load(self.config, settings["target"], settings["options"], load_target)
+        result = search_family(
+            self.name,
+            target.factory,
+            seed=settings["seed"] or 0,
+            examples=settings["examples"] or DEFAULT_EXAMPLES,
+            options=settings["options"],
+        )
+        self.config.stash[_RESULTS][self.name] = result
+        for clause in FAMILIES[self.name]:
+            verdict = (
+                "fail"
+                if clause in result.failed
+                else "pass"
+                if clause in result.exercised
+                else "not-exercised"
+            )
+            self.user_properties.append((clause, verdict))
+        if result.failed:
+            lines = [
+                f"clauses violated: {', '.join(sorted(result.failed))} "
+                f"(seed {settings['seed'] or 0}, {result.examples} examples)"
+            ]
+            cx = result.counterexample
+            if cx is not None:
+                lines.append(
+                    f"counterexample ({len(cx.plan.reports)} reports, "
+                    f"{len(cx.plan.faults)} faults):"
+                )
+                lines += ["  " + ln for ln in render(cx.history.events, cx.check.violations)]
+            raise ContractFailure("\n".join(lines))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ContractFailure):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"harness contract: {self.name}"
+
+
+def _load(
+    config: pytest.Config, spec: str | None, options: dict[str, str], loader: Callable[..., Target]
+) -> Target:
+    from harness.errors import TargetError
+
+    try:
+        return loader(spec, options)
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if config.stash[_SETTINGS]["target"]:
+        suite = ContractSuite.from_parent(
+            session, name="harness-contract", nodeid="harness-contract"
+        )
+        items.extend(suite.collect())
+
+
+# -- xdist: workers send results, the controller merges and writes once --------
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from harness.suite.search import family_to_json
+
+    config = session.config
+    results = config.stash[_RESULTS]
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[_WORKEROUTPUT_KEY] = json.dumps([family_to_json(r) for r in results.values()])
+        return
+    if results and config.stash[_SETTINGS]["report"]:
+        _write_report(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    from harness.suite.search import family_from_json
+
+    raw = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY)
+    if raw:
+        for data in json.loads(raw):
+            fam = family_from_json(data)
+            node.config.stash[_RESULTS][fam.family] = fam
+
+
+def _write_report(config: pytest.Config) -> None:
+    from harness.contracts import load_contract
+    from harness.report.json_report import write_report
+    from harness.suite.run import SuiteConfig, SuiteResult
+    from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES
+    from harness.target import REFERENCE_SPEC
+
+    settings = config.stash[_SETTINGS]
+    results = config.stash[_RESULTS]
+    suite = SuiteConfig(
+        target=settings["target"],
+        seed=settings["seed"] or 0,
+        examples=settings["examples"] or DEFAULT_EXAMPLES,
+        workers=int(getattr(config.option, "numprocesses", 0) or 1),
+        options=settings["options"],
+    )
+    families = [results[f] for f in FAMILIES if f in results]
+    result = SuiteResult(suite, settings["target"] or REFERENCE_SPEC, families, load_contract())
+    path = write_report(result, Path(settings["report"]))
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"harness: verdict {result.verdict}, report written to {path}")
+
+
+# -- fixtures for property tests of one's own -----------------------------------
+@pytest.fixture
+def harness_target(request: pytest.FixtureRequest) -> Target:
+    """The case-system target: the `harness` marker's, else --harness-target, else the reference."""
+    from harness.target import load_target
+
+    marker = request.node.get_closest_marker("harness")
+    settings = request.config.stash[_SETTINGS]
+    spec = marker.kwargs.get("target") if marker else None
+    options = dict(marker.kwargs.get("options", {})) if marker else settings["options"]
+    return _load(request.config, spec or settings["target"], options, load_target)
+
+
+@pytest.fixture
+def harness_simulate(harness_target: Target) -> Iterator[Callable[..., Any]]:
+    """simulate(plan) -> (RunResult, CheckResult) against the target of this test."""
+    from harness.checker.clauses import check
+    from harness.engine.world import simulate
+
+    def run(plan: Any) -> Any:
+        result = simulate(plan, harness_target.factory)
+        return result, check(result.history)
+
+    yield run
