@@ -178,8 +178,8 @@ class ClauseFamilyItem(pytest.Item):
             cx = result.counterexample
             if cx is not None:
                 lines.append(
-                    f"counterexample ({len(cx.plan.reports)} reports, "
-                    f"{len(cx.plan.faults)} faults):"
+                    f"counterexample (reports: {len(cx.plan.reports)}, "
+                    f"faults: {len(cx.plan.faults)}):"
                 )
                 lines += ["  " + ln for ln in render(cx.history.events, cx.check.violations)]
             raise ContractFailure("\n".join(lines))
