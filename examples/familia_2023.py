@@ -3,6 +3,8 @@
 For almost three years a case system replied "received" for reports it had
 failed to store. Here the storage error is swallowed (logged and forgotten) and
 the reply goes out anyway, which switches off the portal's paper fallback.
+It also stores whatever arrives without looking at it, so a package damaged in
+transit is stored as if whole and confirmed (SOR-4, SOR-6).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from harness import (
     StoredRecord,
 )
 
-EXPECTS = {"SOR-1", "SOR-2"}
+EXPECTS = {"SOR-1", "SOR-2", "SOR-4", "SOR-6"}
 
 
 class FamiliaCaseSystem:

@@ -103,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep = sub.add_parser("replay", help="replay a counterexample file and print its timeline")
     rep.add_argument("file", type=Path)
+    val = sub.add_parser(
+        "validate", help="check a message (or a folder of them) against the contract's schemas"
+    )
+    val.add_argument("file", type=Path, metavar="FILE")
+    val.add_argument(
+        "--type",
+        dest="kind",
+        metavar="MESSAGE_TYPE",
+        help="e.g. no.ks.fiks.bekymringsmelding.privat.v2 or privat.v2 "
+        "(default: inferred from the content)",
+    )
     ver = sub.add_parser("verify", help="check that a report.json is intact")
     ver.add_argument("file", type=Path)
     return parser
@@ -147,6 +158,17 @@ def _replay(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from harness.validate import validate_path
+
+    verdicts = validate_path(args.file, args.kind)
+    for v in verdicts:
+        print(f"{'valid' if not v.errors else 'INVALID'}: {v.path} ({v.kind})")
+        for err in v.errors:
+            print(f"  {err}")
+    return EXIT_FAIL if any(v.errors for v in verdicts) else EXIT_PASS
+
+
 def _verify(args: argparse.Namespace) -> int:
     from harness.report.json_report import verify_report
 
@@ -161,7 +183,9 @@ def _verify(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handler = {"run": _run, "replay": _replay, "verify": _verify}[args.command]
+        handler = {"run": _run, "replay": _replay, "validate": _validate, "verify": _verify}[
+            args.command
+        ]
         return handler(args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)

@@ -1,15 +1,37 @@
-"""The contract as data: the clause catalogue in `contracts/`, versioned and digested."""
+"""The contract as data: the clause catalogue and the JSON Schemas in `contracts/`.
+
+The contract digest covers every file there, so a report names exactly which
+clauses and schemas it was checked against. Validators are compiled once and
+their verdicts cached per distinct payload, so a redelivered message costs a
+dictionary look-up, not a validation.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
 from harness.engine.digest import canonical_json
+
+SHORT_TYPES = {  # convenient names for `harness validate --type`
+    "privat.v1": "no.ks.fiks.bekymringsmelding.privat.v1",
+    "privat.v2": "no.ks.fiks.bekymringsmelding.privat.v2",
+    "offentlig.v1": "no.ks.fiks.bekymringsmelding.offentlig.v1",
+    "offentlig.v2": "no.ks.fiks.bekymringsmelding.offentlig.v2",
+    "mottatt": "no.ks.fiks.bekymringsmelding.mottatt.v1",
+    "feilet": "no.ks.fiks.bekymringsmelding.feilet.v1",
+    "serverfeil": "no.ks.fiks.kvittering.serverfeil.v1",
+    "tidsavbrudd": "no.ks.fiks.kvittering.tidsavbrudd",
+}
 
 
 def contracts_dir() -> Path:
@@ -47,22 +69,101 @@ class Contract:
         raise KeyError(clause_id)
 
 
-def _clause(raw: dict[str, Any]) -> Clause:
+def _clause(raw: Mapping[str, Any]) -> Clause:
     return Clause(raw["id"], raw["title"], raw["description"], raw["severity"], raw.get("family"))
+
+
+def contract_digest(files: Mapping[str, Any]) -> str:
+    """SHA-256 over the canonical JSON of every contract file, by relative name."""
+    return "sha256:" + hashlib.sha256(canonical_json(dict(sorted(files.items())))).hexdigest()
+
+
+def _read_all(root: Path) -> dict[str, Any]:
+    return {
+        p.relative_to(root).as_posix(): json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(root.rglob("*.json"))
+    }
 
 
 @cache
 def load_contract() -> Contract:
-    raw = json.loads((contracts_dir() / "clauses.json").read_text(encoding="utf-8"))
-    return contract_from(raw)
+    files = _read_all(contracts_dir())
+    return contract_from(files["clauses.json"], contract_digest(files))
 
 
-def contract_from(raw: dict[str, Any]) -> Contract:
-    digest = "sha256:" + hashlib.sha256(canonical_json(raw)).hexdigest()
+def contract_from(raw: Mapping[str, Any], digest: str | None = None) -> Contract:
     return Contract(
         raw["contract"],
         raw["version"],
-        digest,
+        digest or contract_digest({"clauses.json": raw}),
         tuple(_clause(c) for c in raw["clauses"]),
         tuple(_clause(c) for c in raw.get("warnings", [])),
     )
+
+
+# -- schemas -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SchemaError:
+    path: str  # JSON path of the offending value, e.g. $.offentligBarn[0].fnr
+    rule: str  # the schema keyword broken, e.g. required, pattern, type
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message} ({self.rule})"
+
+
+@cache
+def _schemas() -> tuple[dict[str, str], Registry[Any], dict[str, Any]]:
+    root = contracts_dir() / "schemas"
+    index = json.loads((root / "index.json").read_text(encoding="utf-8"))
+    index.pop("comment", None)
+    by_file, registry = {}, Registry()
+    for path in sorted(root.glob("*.json")):
+        if path.name == "index.json":
+            continue
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        by_file[path.name] = schema
+        registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
+    return index, registry, by_file
+
+
+def message_types() -> list[str]:
+    return sorted(_schemas()[0])
+
+
+def resolve_type(name: str) -> str | None:
+    full = SHORT_TYPES.get(name, name)
+    return full if full in _schemas()[0] else None
+
+
+@cache
+def validator(kind: str) -> Draft202012Validator:
+    index, registry, by_file = _schemas()
+    if kind not in index:
+        raise KeyError(f"unknown message type {kind!r}; known: {', '.join(sorted(index))}")
+    return Draft202012Validator(by_file[index[kind]], registry=registry)
+
+
+def _error(err: ValidationError) -> SchemaError:
+    path = err.json_path
+    if err.validator == "required" and err.message.count("'") >= 2:
+        path = f"{path}.{err.message.split(chr(39))[1]}"  # name the missing field itself
+    return SchemaError(path, str(err.validator), err.message)
+
+
+def validate(kind: str, instance: Any) -> list[SchemaError]:
+    """Every schema error in `instance`, in document order."""
+    errors = validator(kind).iter_errors(instance)
+    return sorted((_error(e) for e in errors), key=lambda e: (e.path, e.rule))
+
+
+@lru_cache(maxsize=65_536)
+def validate_bytes(kind: str, raw: bytes) -> tuple[SchemaError, ...]:
+    """Validate a JSON payload as bytes; a bad encoding or bad JSON is an error at `$`."""
+    try:
+        instance = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return (SchemaError("$", "encoding", f"not valid UTF-8: {exc.reason} at byte {exc.start}"),)
+    except ValueError as exc:
+        return (SchemaError("$", "json", f"not valid JSON: {exc}"),)
+    return tuple(validate(kind, instance))

@@ -7,7 +7,7 @@ and lists its violations with the moment and one line saying what broke.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from harness.checker.outcomes import LEGAL, Facts, Outcome, ReportFacts, gather, outcome_of
@@ -60,89 +60,115 @@ def default_resolution_bound(timing: Timing | None = None) -> int:
     return t.deadline + t.print_delay + MINUTE
 
 
+def _judge(r: ReportFacts, facts: Facts, bound: int) -> Iterator[tuple[str, int, str, int | None]]:
+    """Every clause one report breaks: (clause, when, what, event index or None).
+
+    Each clause is judged from the facts on its own, not from the report's single
+    outcome label, so one violation never hides another.
+    """
+    end = r.terminal_at if r.terminal_at is not None else facts.end_at
+    accepted = r.accepted_at is not None
+    bad_records = [d for d in r.records if d != r.digest]
+    if accepted and not r.records and r.terminal_at is not None and r.fallback_trigger is None:
+        said = "the portal got `mottatt`" if r.got_mottatt else "the portal closed it as delivered"
+        yield "SOR-1", end, f"{said}, yet no record exists at the end", None
+    for t, index in r.mottatt_not_durable:
+        yield "SOR-2", t, "`mottatt` was sent while no durable record existed", index
+    if accepted and len(r.records) > 1:
+        yield "SOR-3", facts.end_at, f"{len(r.records)} records for one bekymringsmelding-id", None
+    if accepted and bad_records:
+        yield "SOR-4", facts.end_at, "the stored content differs from what was submitted", None
+    if (
+        accepted
+        and not r.records
+        and r.fallback_trigger == "deadline"
+        and r.acked_by_case_system
+        and not r.sent_feilet
+    ):
+        yield (
+            "SOR-5",
+            end,
+            "the case system acked it without storing it or replying "
+            "`feilet`; the portal learned only from its own deadline",
+            None,
+        )
+    if r.rejected_reason is not None:
+        if not r.rejected_reason:
+            yield "SOR-6", end, "refused without a reason", None
+        if r.records:
+            yield "SOR-6", facts.end_at, "a refused submission was stored", None
+    if r.malformed_delivered:
+        if r.crashed_on_malformed:
+            yield "SOR-6", end, "a malformed message crashed the case system", None
+        if bad_records:
+            yield "SOR-6", end, "a malformed message was stored", None
+        elif not r.records and not r.sent_feilet and (r.acked_by_case_system or r.sent_mottatt):
+            yield "SOR-6", end, "a malformed message was taken without a `feilet` reply", None
+    if accepted and r.terminal_at is None:
+        why = f" ({facts.aborted})" if facts.aborted else ""
+        yield "SOR-7", facts.end_at, f"not resolved when the run ended{why}", None
+    elif accepted and r.terminal_at is not None and r.terminal_at - (r.accepted_at or 0) > bound:
+        took = fmt_t(r.terminal_at - (r.accepted_at or 0))
+        yield (
+            "SOR-7",
+            r.terminal_at,
+            f"resolved after {took}, past the bound of {fmt_t(bound)}",
+            None,
+        )
+    if not accepted and r.rejected_reason is None and r.records:
+        yield "SOR-8", facts.end_at, "a record for a report the portal never accepted", None
+
+
+def _exercised(r: ReportFacts) -> set[str]:
+    """The clauses this report gave something to judge."""
+    found = set()
+    if r.accepted_at is not None:
+        found |= {"SOR-1", "SOR-7"}
+        if r.store_trouble:
+            found.add("SOR-5")
+    if r.records:
+        found |= {"SOR-4", "SOR-8"}
+    if r.deliveries > 1 or r.sends > 1:
+        found.add("SOR-3")
+    if r.sent_mottatt:
+        found.add("SOR-2")
+    if r.rejected_reason is not None or r.malformed_delivered:
+        found.add("SOR-6")
+    return found
+
+
 def check(events: Iterable[Event], resolution_bound: int | None = None) -> CheckResult:
     bound = default_resolution_bound() if resolution_bound is None else resolution_bound
     facts = gather(events)
     result = CheckResult()
     for key, r in facts.reports.items():
-
-        def add(
-            clause: str, t: int, message: str, r: ReportFacts = r, event: int | None = None
-        ) -> None:
+        outcome = outcome_of(r)
+        if outcome is None:
+            continue  # events about an id nobody submitted and nothing stored: noise
+        result.outcomes[key] = outcome
+        result.exercised |= _exercised(r)
+        for clause, t, message, event in _judge(r, facts, bound):
             if event is None:
                 event = r.terminal_event if t == r.terminal_at else facts.end_event
-            result.violations.append(Violation(clause, r.label, t, message, r.key, event))
-
-        outcome = outcome_of(r)
-        result.outcomes[key] = outcome
-        end = r.terminal_at if r.terminal_at is not None else facts.end_at
-        if r.accepted_at is not None:
-            result.exercised.update({"SOR-1", "SOR-7"})
-        if r.records:
-            result.exercised.update({"SOR-4", "SOR-8"})
-        if r.deliveries > 1 or r.sends > 1:
-            result.exercised.add("SOR-3")
-        if r.sent_mottatt:
-            result.exercised.add("SOR-2")
-        if r.store_trouble and r.accepted_at is not None:
-            result.exercised.add("SOR-5")
-        if r.rejected_reason is not None or r.malformed_delivered:
-            result.exercised.add("SOR-6")
-
-        if outcome is Outcome.LOST:
-            add("SOR-1", end, "the portal got `mottatt`, yet no record exists at the end")
-        if outcome is Outcome.DUPLICATED:
-            add("SOR-3", facts.end_at, f"{len(r.records)} records for one bekymringsmelding-id")
-        if outcome is Outcome.CORRUPTED:
-            add("SOR-4", facts.end_at, "the stored content differs from what was submitted")
-        if outcome is Outcome.PHANTOM:
-            add("SOR-8", facts.end_at, "a record for a report the portal never accepted")
-        for t, index in r.mottatt_not_durable:
-            add("SOR-2", t, "`mottatt` was sent while no durable record existed", event=index)
-        if (
-            outcome is Outcome.FALLBACK
-            and r.fallback_trigger == "deadline"
-            and r.acked_by_case_system
-            and not r.sent_feilet
-        ):
-            add(
-                "SOR-5",
-                end,
-                "the case system acked it without storing it or replying `feilet`;"
-                " the portal learned only from its own deadline",
-            )
-        if r.rejected_reason == "":
-            add("SOR-6", end, "refused without a reason")
-        if r.malformed_delivered and (r.crashed_raising or r.records):
-            what = "was stored" if r.records else "crashed the case system"
-            add("SOR-6", end, f"a malformed message {what}")
-        if outcome is Outcome.UNRESOLVED:
-            why = f" ({facts.aborted})" if facts.aborted else ""
-            add("SOR-7", facts.end_at, f"not resolved when the run ended{why}")
-        elif (
-            r.accepted_at is not None
-            and r.terminal_at is not None
-            and r.terminal_at - r.accepted_at > bound
-        ):
-            add(
-                "SOR-7",
-                r.terminal_at,
-                f"resolved after {fmt_t(r.terminal_at - r.accepted_at)},"
-                f" past the bound of {fmt_t(bound)}",
-            )
+            result.violations.append(Violation(clause, r.label, t, message, key, event))
         if outcome is Outcome.STORED and r.fallback_trigger is not None:
+            end = r.terminal_at if r.terminal_at is not None else facts.end_at
             result.warnings.append(
                 Violation("W-1", r.label, end, "delivered twice: stored and also printed", key)
             )
-    if facts.reconcile_failed:
+    if facts.reconcile_failed is not None:
+        detail = facts.reconcile_failed or "no detail given"
         result.violations.append(
             Violation(
                 "SOR-1",
                 "all reports",
                 facts.end_at,
-                f"the case system's records could not be read: {facts.reconcile_failed}",
+                f"the case system's records could not be read: {detail}",
+                None,
+                facts.end_event,
             )
         )
+    result.exercised |= result.failed  # a clause that fails was, by definition, exercised
     result.violations.sort(key=lambda v: (v.t, v.clause, v.report))
     return result
 

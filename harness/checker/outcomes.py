@@ -39,10 +39,11 @@ class ReportFacts:
     got_mottatt: bool = False
     deliveries: int = 0
     malformed_delivered: bool = False
+    malformed_now: bool = False  # the delivery being handled is a damaged one
+    crashed_on_malformed: bool = False
     acked_by_case_system: bool = False
     sent_feilet: bool = False
     store_trouble: bool = False  # a storage fault or a crash struck while it was handled
-    crashed_raising: bool = False
     mottatt_not_durable: list[tuple[int, int]] = field(default_factory=list)  # (t, event)
     terminal_event: int | None = None
     sent_mottatt: bool = False
@@ -105,7 +106,8 @@ def gather(events: Iterable[Event]) -> Facts:
                 r.got_mottatt = True
             case (h.TRANSPORT, "deliver"):
                 r.deliveries += 1
-                r.malformed_delivered |= bool(d.get("malformed"))
+                r.malformed_now = bool(d.get("malformed"))
+                r.malformed_delivered |= r.malformed_now
             case (h.CASE_SYSTEM, "ack"):
                 r.acked_by_case_system = True
             case (h.CASE_SYSTEM, "reply"):
@@ -117,7 +119,7 @@ def gather(events: Iterable[Event]) -> Facts:
                         r.mottatt_not_durable.append((e.t, i))
             case (h.CASE_SYSTEM, "crash"):
                 r.store_trouble = True
-                r.crashed_raising |= d.get("cause") in ("raised", "hung")
+                r.crashed_on_malformed |= r.malformed_now and d.get("cause") in ("raised", "hung")
             case (h.STORAGE, "fault"):
                 r.store_trouble = True
             case (h.HARNESS, "record"):
@@ -125,11 +127,12 @@ def gather(events: Iterable[Event]) -> Facts:
     return facts
 
 
-def outcome_of(r: ReportFacts) -> Outcome:
+def outcome_of(r: ReportFacts) -> Outcome | None:
+    """One label per report, worst first. The clauses are judged separately (clauses.py)."""
     if r.rejected_reason is not None:
         return Outcome.REJECTED
     if r.accepted_at is None:
-        return Outcome.PHANTOM
+        return Outcome.PHANTOM if r.records else None
     if len(r.records) > 1:
         return Outcome.DUPLICATED
     if r.records and r.records[0] != r.digest:

@@ -22,6 +22,7 @@ from harness.components.protocols import (
     ReplyChannel,
     StoredRecord,
 )
+from harness.contracts import validate_bytes
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS reports (
     report_id TEXT PRIMARY KEY, body BLOB NOT NULL, pdf BLOB NOT NULL)"""
@@ -42,8 +43,15 @@ class ReferenceCaseSystem:
         body = message.files.get(REPORT_JSON)
         pdf = message.files.get(REPORT_PDF)
         if not report_id or body is None or pdf is None:
-            channel.reply(FEILET, feilmelding("meldingen mangler bekymringsmelding-id eller filer"))
+            self._refuse(channel, "meldingen mangler bekymringsmelding-id eller filer")
+            return
+        if self.find(report_id):  # a redelivery or a resend: already stored, say so again
+            channel.reply(MOTTATT)
             channel.ack()
+            return
+        errors = validate_bytes(message.meldingstype, body)
+        if errors:
+            self._refuse(channel, f"ugyldig bekymringsmelding: {errors[0]}")
             return
         try:
             self._db.execute(
@@ -52,10 +60,15 @@ class ReferenceCaseSystem:
             self._db.commit()
         except sqlite3.Error as exc:
             self._db.rollback()
-            channel.reply(FEILET, feilmelding(f"kunne ikke lagre meldingen: {exc}"))
-            channel.ack()
+            self._refuse(channel, f"kunne ikke lagre meldingen: {exc}")
             return
         channel.reply(MOTTATT)
+        channel.ack()
+
+    @staticmethod
+    def _refuse(channel: ReplyChannel, why: str) -> None:
+        """Say `feilet` with a reason (the portal sends a letter at once), then ack."""
+        channel.reply(FEILET, feilmelding(why))
         channel.ack()
 
     def _rows(self, where: str, params: Sequence[str]) -> list[StoredRecord]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,22 +17,13 @@ from harness.components.protocols import (
     SVAR_TIL,
     TIDSAVBRUDD,
 )
+from harness.contracts import resolve_type, validate_bytes
 from harness.engine.context import Sim
 from harness.engine.digest import content_digest
 from harness.engine.history import PORTAL
-from harness.engine.workload import Submission
+from harness.engine.workload import MAX_PACKAGE_BYTES, Submission
 
-MAX_PACKAGE_BYTES = 5 * 1024 * 1024
 _FAILURE_RECEIPTS = (FEILET, SERVERFEIL, TIDSAVBRUDD)
-_REQUIRED = (
-    "kommunenummer",
-    "kommunenavn",
-    "bydelsnummer",
-    "bydelsnavn",
-    "melding",
-    "sendingstidspunkt",
-    "leveringskanal",
-)
 
 
 class PortalState(StrEnum):
@@ -46,26 +35,28 @@ class PortalState(StrEnum):
     AVVIST_PRINT = "AVVIST_PRINT"
 
 
-def rejection_reason(sub: Submission) -> str | None:
+@dataclass(frozen=True)
+class Rejection:
+    """A machine-readable reason for refusing a submission."""
+
+    code: str  # unknown_type | too_large | missing_file | invalid
+    path: str  # where in the report, a JSON path ($ for the whole package)
+    message: str
+
+
+def rejection_of(sub: Submission) -> Rejection | None:
     """Why the portal refuses a submission, or None when it accepts it."""
-    if sub.meldingstype not in REPORT_TYPES:
-        return f"unknown message type {sub.meldingstype!r}"
+    if resolve_type(sub.meldingstype) not in REPORT_TYPES:
+        return Rejection("unknown_type", "$", f"unknown message type {sub.meldingstype!r}")
     if sum(len(b) for b in sub.files.values()) > MAX_PACKAGE_BYTES:
-        return "package larger than 5 MB"
-    try:
-        body = json.loads(sub.files[REPORT_JSON])
-    except (KeyError, ValueError, UnicodeDecodeError) as exc:
-        return f"{REPORT_JSON} is not valid JSON: {exc}"
-    if not isinstance(body, dict):
-        return f"{REPORT_JSON} must hold a JSON object"
-    form = "privat" if ".privat." in sub.meldingstype else "offentlig"
-    for key in (*_REQUIRED, f"{form}Melder", f"{form}Barn"):
-        if key not in body:
-            return f"$.{key}: required field missing"
-    if not re.fullmatch(r"\d{4}", str(body["kommunenummer"])):
-        return "$.kommunenummer: must be 4 digits"
-    if not re.fullmatch(r"\d{2}", str(body["bydelsnummer"])):
-        return "$.bydelsnummer: must be 2 digits"
+        return Rejection("too_large", "$", "the package is larger than 5 MB")
+    raw = sub.files.get(REPORT_JSON)
+    if raw is None:
+        return Rejection("missing_file", "$", f"the package has no {REPORT_JSON}")
+    errors = validate_bytes(sub.meldingstype, raw)
+    if errors:
+        first = errors[0]
+        return Rejection("invalid", first.path, f"{first.message} ({first.rule})")
     return None
 
 
@@ -93,10 +84,16 @@ class Portal:
 
     def submit(self, sub: Submission) -> None:
         sim = self._sim
-        reason = rejection_reason(sub)
-        if reason is not None:
+        rejection = rejection_of(sub)
+        if rejection is not None:
             sim.record(
-                PORTAL, "reject", f"submission-{sub.index}", submission=sub.index, reason=reason
+                PORTAL,
+                "reject",
+                f"submission-{sub.index}",
+                submission=sub.index,
+                reason=f"{rejection.path}: {rejection.message}",
+                code=rejection.code,
+                path=rejection.path,
             )
             return
         rep = _Report(sim.loop.new_id(), sim.loop.new_id(), sub)

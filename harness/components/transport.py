@@ -39,6 +39,7 @@ class _Queued:
     state: _State = _State.QUEUED
     deliveries: int = 0
     tag: int = 0  # the current delivery; acks for an older one are void
+    malformed: bool = False  # damaged in transit by a fault
 
     @property
     def report(self) -> str | None:
@@ -48,6 +49,15 @@ class _Queued:
 # consumer(message, channel) -> crashed?
 Consumer = Callable[[IncomingMessage, "DeliveryChannel"], bool]
 ReceiptSink = Callable[[str, Mapping[str, str]], None]
+
+
+def _damaged(msg: IncomingMessage) -> IncomingMessage:
+    """The report JSON cut off halfway: what a broken relay or a bad disk leaves."""
+    files = {
+        name: data[: len(data) // 2] if name.endswith(".json") else data
+        for name, data in msg.files.items()
+    }
+    return IncomingMessage(msg.melding_id, msg.meldingstype, msg.headers, files, msg.redelivered)
 
 
 class DeliveryChannel:
@@ -125,6 +135,10 @@ class Transport:
             item.state = _State.INFLIGHT
         item.tag += 1
         tag = item.tag
+        if not item.malformed and sim.injector.hit("transport.deliver.corrupt"):
+            sim.record(TRANSPORT, "fault", item.report, fault="transport.deliver.corrupt")
+            item.malformed = True
+            item.message = _damaged(item.message)
         redelivered = duplicate or item.deliveries > 1
         msg = item.message
         if redelivered:
@@ -137,6 +151,7 @@ class Transport:
             delivery=item.deliveries,
             redelivered=redelivered,
             duplicate=duplicate,
+            malformed=item.malformed,
         )
         if not duplicate and sim.injector.hit("transport.deliver.duplicate"):
             sim.record(TRANSPORT, "fault", item.report, fault="transport.deliver.duplicate")

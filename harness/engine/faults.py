@@ -44,6 +44,10 @@ CATALOGUE: tuple[InjectionPoint, ...] = (
         "transport.ack.lost",
         "the consumer's ack is lost; the message is redelivered after the ack timeout",
     ),
+    InjectionPoint(
+        "transport.deliver.corrupt",
+        "the report JSON is damaged in the transport, for good: every later delivery carries it",
+    ),
     InjectionPoint("transport.reply.lost", "a reply from the case system never reaches the portal"),
     InjectionPoint(
         "case_system.crash.before_store",
@@ -82,6 +86,8 @@ class Injector:
         self.fired: Counter[str] = Counter()
 
     def hit(self, point: str) -> bool:
+        if point not in POINTS:  # a typo in a component would silently never fire
+            raise KeyError(f"injection point {point!r} is not in the catalogue")
         n = self.reached[point]
         self.reached[point] = n + 1
         if (point, n) in self._armed:

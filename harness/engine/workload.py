@@ -26,7 +26,17 @@ FORMS = {
     ("offentlig", 1): OFFENTLIG_V1,
     ("offentlig", 2): OFFENTLIG_V2,
 }
-DEFECTS = ("missing_melding", "bad_kommunenummer", "not_json")
+# Broken submissions the portal must refuse, each a distinct kind of bad input.
+DEFECTS = (
+    "missing_melding",
+    "bad_kommunenummer",
+    "wrong_type",
+    "not_json",
+    "invalid_utf8",
+    "oversized",
+    "unknown_type",
+)
+MAX_PACKAGE_BYTES = 5 * 1024 * 1024
 
 _GIVEN = ("Kari", "Ola", "Åse", "Øystein", "Ingrid", "Håkon", "Sølvi", "Bjørn", "Liv", "Eirik")
 _FAMILY = ("Nordmann", "Testesen", "Fjellstad", "Bråten", "Aasen", "Lien", "Dahl", "Ødegård")
@@ -105,13 +115,14 @@ def report_body(spec: ReportSpec, rng: random.Random) -> dict[str, Any]:
         "kommunenavn": "Bergen",
         "bydelsnummer": number,
         "bydelsnavn": district,
-        "melding": f"Bekymring nr. {rng.randint(1, 10**6)}: barnet virker redd.",
         # Local time without an offset, as the real portal sends it.
         "sendingstidspunkt": f"2023-06-01T{(seconds // 3600) % 24:02d}:"
         f"{(seconds // 60) % 60:02d}:{seconds % 60:02d}",
         "leveringskanal": "Fagsystem",
     }
+    text = f"Bekymring nr. {rng.randint(1, 10**6)}: barnet virker redd."
     if spec.form == "privat":
+        body["melding"] = text
         body["privatMelder"] = {
             "personnavn": _name(rng),
             "telefonnummer": "99999999",
@@ -144,19 +155,29 @@ def report_body(spec: ReportSpec, rng: random.Random) -> dict[str, Any]:
             }
         ]
         body["foresatte"] = [{"personnavn": _name(rng), "orientert": True, "orientertGrunn": ""}]
+        body["melding"] = {"melding": text, "historie": "Har vart en stund."}
+        if spec.version == 2:
+            body["melding"]["andreSynspunkter"] = ""
     return body
 
 
 def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
     rng = random.Random(f"{seed}:{index}")
     body = report_body(spec, rng)
+    meldingstype = spec.meldingstype
     if spec.defect == "missing_melding":
         del body["melding"]
     elif spec.defect == "bad_kommunenummer":
         body["kommunenummer"] = "46A1"
+    elif spec.defect == "wrong_type":
+        body["kommunenummer"] = 4601
+    elif spec.defect == "unknown_type":
+        meldingstype = "no.ks.fiks.bekymringsmelding.ukjent.v9"
     raw = json.dumps(body, ensure_ascii=False, indent=2).encode()
     if spec.defect == "not_json":
         raw = raw[: len(raw) // 2]
+    elif spec.defect == "invalid_utf8":
+        raw = raw.replace(b"Bergen", b"Berg\xe6n", 1)  # a Latin-1 byte, not UTF-8
     pdf = (
         b"%PDF-1.4\n% synthetic rendering of report "
         + str(index).encode()
@@ -164,4 +185,6 @@ def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
         + rng.randbytes(64)
         + b"\n%%EOF\n"
     )
-    return Submission(index, spec.meldingstype, {REPORT_JSON: raw, REPORT_PDF: pdf}, spec)
+    if spec.defect == "oversized":
+        pdf += bytes(MAX_PACKAGE_BYTES)  # the package ends just over the 5 MB limit
+    return Submission(index, meldingstype, {REPORT_JSON: raw, REPORT_PDF: pdf}, spec)

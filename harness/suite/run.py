@@ -49,14 +49,17 @@ class SuiteResult:
         out = []
         exercised = set().union(*(f.exercised for f in self.families))
         for clause in self.contract.clauses:
-            cx = None
-            for fam in self.families:
-                if fam.counterexample and clause.id in fam.counterexample.clauses:
-                    cx = fam.counterexample
-                elif clause.id in fam.also_failed:
-                    cx = fam.also_failed[clause.id]
-                if cx:
-                    break
+            # Prefer a shrunk counterexample of the clause's own family, then any example.
+            shrunk = [
+                f.counterexample
+                for f in self.families
+                if f.counterexample and clause.id in f.counterexample.clauses
+            ]
+            unshrunk = [
+                f.also_failed[clause.id] for f in self.families if clause.id in f.also_failed
+            ]
+            candidates = shrunk or sorted(unshrunk, key=lambda c: c.plan.size)
+            cx = candidates[0] if candidates else None
             verdict = "fail" if cx else "pass" if clause.id in exercised else "not-exercised"
             out.append(ClauseVerdict(clause.id, verdict, cx))
         return out

@@ -18,7 +18,7 @@ from hypothesis import seed as hypothesis_seed
 from harness.checker.clauses import CheckResult, check
 from harness.components.protocols import CaseSystemFactory
 from harness.engine.history import History
-from harness.engine.world import Plan, RunResult, simulate
+from harness.engine.world import Plan, simulate
 from harness.suite.strategies import plans
 
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -64,10 +64,6 @@ class _Violated(Exception):
     """Raised inside the property so that Hypothesis shrinks the example."""
 
 
-def _clauses_broken(run: RunResult, result: CheckResult, family: str) -> list[str]:
-    return sorted(result.failed & set(FAMILIES[family]))
-
-
 def search_family(
     family: str,
     factory: CaseSystemFactory,
@@ -78,17 +74,19 @@ def search_family(
 ) -> FamilyResult:
     if family not in FAMILIES:
         raise ValueError(f"unknown clause family {family!r}; known: {', '.join(FAMILIES)}")
+    own = set(FAMILIES[family])
     out = FamilyResult(family)
-    last: list[Counterexample] = []
-    searching = True  # False once Hypothesis has found a failure and is shrinking
+    failures: list[Counterexample] = []  # the family's failing examples, shrinking included
+    seen: dict[str, Counterexample] = {}  # every clause broken while searching: smallest example
+    searching = True  # False once Hypothesis found a failure and is shrinking
+    hung = False
 
     def run_plan(plan: Plan) -> None:
-        nonlocal searching
-        if last and last[-1].history.events and _aborted(last[-1].history) and searching is False:
-            raise _Violated("hung")  # a hang repeats itself; do not wait for it again
+        nonlocal searching, hung
+        if hung:
+            return  # a hanging adapter hangs again: stop spending the guard's seconds on it
         run = simulate(plan, factory, options=options)
         result = check(run.history)
-        broken = _clauses_broken(run, result, family)
         if searching:
             out.examples += 1
             out.outcomes.update(o.value for o in result.outcomes.values())
@@ -96,9 +94,19 @@ def search_family(
             out.fired.update(run.fired)
             out.exercised |= result.exercised
             out.warnings.update(w.clause for w in result.warnings)
+            for clause in result.failed:
+                known = seen.get(clause)
+                if known is None or plan.size < known.plan.size:
+                    seen[clause] = Counterexample(
+                        family, plan, sorted(result.failed), result, run.history, shrunk=False
+                    )
+        if run.hung:
+            hung = True
+            return
+        broken = sorted(result.failed & own)
         if broken:
             searching = False
-            last.append(Counterexample(family, plan, broken, result, run.history))
+            failures.append(Counterexample(family, plan, broken, result, run.history))
             raise _Violated(", ".join(broken))
 
     prop = settings(
@@ -116,24 +124,16 @@ def search_family(
     )
     with contextlib.suppress(_Violated):
         prop()
-    if last:
-        final = last[-1]
-        out.counterexample = final
-        for cx in sorted(last, key=lambda c: c.plan.size):
-            for clause in cx.clauses:
-                if clause not in final.clauses and clause not in out.also_failed:
-                    cx.shrunk = False
-                    out.also_failed[clause] = cx
+    if failures:
+        out.counterexample = failures[-1]  # Hypothesis ends by replaying its smallest example
+    final = out.counterexample.clauses if out.counterexample else []
+    out.also_failed = {c: cx for c, cx in sorted(seen.items()) if c not in final}
     return out
 
 
 def family_seed(seed: int, family: str) -> int:
     """Each family searches its own examples, reproducibly from the one run seed."""
     return zlib.crc32(f"{seed}:{family}".encode())
-
-
-def _aborted(history: History) -> bool:
-    return any(e.kind == "aborted" for e in history.events[-3:])
 
 
 # -- plain-data form, for xdist's workeroutput and for the report -----------------
