@@ -32,8 +32,23 @@ T = TypeVar("T")
 
 
 def describe(exc: BaseException) -> str:
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())  # always one line
+    try:
+        text = str(exc)
+    except BaseException:
+        text = "<the exception could not be printed>"
+    text = " ".join(f"{type(exc).__name__}: {text}".split())  # always one line
     return text[:300]
+
+
+def _checked(rec: object) -> str:
+    """The record's report id, or a TypeError that says what `records()` should yield."""
+    if not isinstance(rec, StoredRecord):
+        raise TypeError(f"records() yielded a {type(rec).__name__}; yield StoredRecord objects")
+    if not isinstance(rec.report_id, str) or not all(
+        isinstance(k, str) and isinstance(v, bytes) for k, v in rec.files.items()
+    ):
+        raise TypeError("a StoredRecord needs a str report_id and files as {name: bytes}")
+    return rec.report_id
 
 
 class _SlotChannel:
@@ -116,7 +131,9 @@ class CaseSystemSlot:
         except AdapterHung as exc:
             self.hung = describe(exc)
             self._crash(report, "hung", describe(exc))
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise  # the person at the keyboard, not the adapter
+        except BaseException as exc:  # SystemExit too: an adapter cannot end the harness
             self._crash(report, "raised", describe(exc))
         finally:
             self._report = None
@@ -152,7 +169,9 @@ class CaseSystemSlot:
     def probe(self, report: str) -> bool:
         try:
             return bool(self._fresh_read(lambda s: list(find_records(s, report))))
-        except (Exception, AdapterHung) as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             self.sim.record(HARNESS, "probe_failed", report, detail=describe(exc))
             return False
 
@@ -162,22 +181,27 @@ class CaseSystemSlot:
         self._env.storage.close_all()
         try:
             records = self._fresh_read(lambda s: list(s.records()))
-        except (Exception, AdapterHung) as exc:
+            rows = sorted(
+                (_checked(rec), content_digest(rec.files), sorted(rec.files)) for rec in records
+            )
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             self.sim.record(HARNESS, "reconcile_failed", None, detail=describe(exc))
             return
-        for rec in sorted(records, key=lambda r: (r.report_id, content_digest(r.files))):
-            self.sim.record(
-                HARNESS,
-                "record",
-                rec.report_id,
-                digest=content_digest(rec.files),
-                files=sorted(rec.files),
-            )
+        for report_id, digest, files in rows:
+            self.sim.record(HARNESS, "record", report_id, digest=digest, files=files)
 
     # -- storage hooks --------------------------------------------------
+    def _still_alive(self) -> None:
+        """A dead process writes nothing, even if the adapter swallowed its crash."""
+        if self.dead:
+            raise SimulatedCrash("the case system is dead")
+
     def before_write(self, sql: str) -> None:
         if self._probing:
             return
+        self._still_alive()
         sim = self.sim
         if sim.injector.hit("storage.execute.error"):
             sim.record(STORAGE, "fault", self._report, fault="storage.execute.error")
@@ -188,6 +212,8 @@ class CaseSystemSlot:
             raise StorageTimeout("database is locked: timed out (injected)")
 
     def before_commit(self) -> None:
+        if not self._probing:
+            self._still_alive()
         if not self._probing and self.sim.injector.hit("storage.commit.error"):
             self.sim.record(STORAGE, "fault", self._report, fault="storage.commit.error")
             raise StorageError("commit failed: disk I/O error (injected)")

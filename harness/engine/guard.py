@@ -28,7 +28,9 @@ def _can_guard() -> bool:
 
 
 def guarded(fn: Callable[[], T], seconds: float) -> T:
-    if seconds <= 0 or not _can_guard():
+    # A guard already armed (a nested call, such as the durability probe inside a
+    # reply inside `handle`) keeps covering the inner call: do not re-arm or clear it.
+    if seconds <= 0 or not _can_guard() or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
         return fn()
 
     def _fire(signum: int, frame: FrameType | None) -> None:

@@ -32,8 +32,11 @@ class EventLoop:
         self._queue: list[_Scheduled] = []
         self._seq = 0
         self.steps = 0
+        self.stopped = False
 
     def call_at(self, at: int, action: Callable[[], None]) -> None:
+        if self.stopped:
+            return  # an abandoned run schedules nothing more
         self._seq += 1
         heapq.heappush(self._queue, _Scheduled(max(at, self.now), self._seq, action))
 
@@ -56,7 +59,8 @@ class EventLoop:
         return True
 
     def stop(self) -> None:
-        """Drop everything still scheduled (used when a run must be abandoned)."""
+        """Abandon the run: drop everything scheduled, and anything scheduled later."""
+        self.stopped = True
         self._queue.clear()
 
     def new_id(self) -> str:

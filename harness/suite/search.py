@@ -21,6 +21,10 @@ from harness.engine.history import History
 from harness.engine.world import Plan, simulate
 from harness.suite.strategies import plans
 
+# Injection points every plan of a family carries: the rejection family is about
+# bad input, and a damaged message is how bad input reaches the case system.
+AIMED_AT: dict[str, tuple[str, ...]] = {"rejection": ("transport.deliver.corrupt",)}
+
 FAMILIES: dict[str, tuple[str, ...]] = {
     "delivery": ("SOR-1", "SOR-2", "SOR-5", "SOR-7"),
     "integrity": ("SOR-3", "SOR-4", "SOR-8"),
@@ -119,7 +123,7 @@ def search_family(
         print_blob=False,
     )(
         hypothesis_seed(family_seed(seed, family))(
-            given(plans(invalid=family == "rejection"))(run_plan)
+            given(plans(invalid=family == "rejection", always=AIMED_AT.get(family, ())))(run_plan)
         )
     )
     with contextlib.suppress(_Violated):

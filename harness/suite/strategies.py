@@ -26,8 +26,15 @@ def report_specs(draw: st.DrawFn, *, invalid: bool) -> ReportSpec:
 
 @st.composite
 def plans(
-    draw: st.DrawFn, *, max_reports: int = 4, max_faults: int = 4, invalid: bool = False
+    draw: st.DrawFn,
+    *,
+    max_reports: int = 4,
+    max_faults: int = 4,
+    invalid: bool = False,
+    always: tuple[str, ...] = (),
 ) -> Plan:
+    """A plan. `invalid` mixes in broken submissions; `always` names injection points
+    that every plan includes (at a drawn occurrence), to aim a search at them."""
     specs = draw(st.lists(report_specs(invalid=invalid), min_size=1, max_size=max_reports))
     # Gaps between submissions: often zero (two reports in the same second), sometimes spread.
     gaps = draw(
@@ -39,7 +46,8 @@ def plans(
     for spec, gap in zip(specs, gaps, strict=True):
         at += gap
         timed.append(ReportSpec(at, spec.form, spec.version, spec.defect))
-    faults = draw(
+    faults = [Fault(point, draw(st.integers(0, 3))) for point in always]
+    faults += draw(
         st.lists(
             st.builds(Fault, st.sampled_from(FAULT_POINTS), st.integers(0, 3)),
             max_size=max_faults,
@@ -47,4 +55,4 @@ def plans(
         )
     )
     seed = draw(st.integers(0, 2**16))
-    return Plan(seed, tuple(timed), tuple(faults))
+    return Plan(seed, tuple(timed), tuple(dict.fromkeys(faults)))
