@@ -102,7 +102,7 @@ def _judge(r: ReportFacts, facts: Facts, bound: int) -> Iterator[tuple[str, int,
             yield "SOR-6", end, "a malformed message crashed the case system", None
         if bad_records:
             yield "SOR-6", end, "a malformed message was stored", None
-        elif not r.records and not r.sent_feilet and (r.acked_by_case_system or r.sent_mottatt):
+        if r.swallowed_malformed:
             yield "SOR-6", end, "a malformed message was taken without a `feilet` reply", None
     if accepted and r.terminal_at is None:
         why = f" ({facts.aborted})" if facts.aborted else ""

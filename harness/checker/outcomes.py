@@ -41,6 +41,8 @@ class ReportFacts:
     malformed_delivered: bool = False
     malformed_now: bool = False  # the delivery being handled is a damaged one
     crashed_on_malformed: bool = False
+    answered_now: bool = False  # this delivery got `feilet`, or a `mottatt` backed by a record
+    swallowed_malformed: bool = False  # a damaged delivery acked or confirmed without a record
     acked_by_case_system: bool = False
     sent_feilet: bool = False
     store_trouble: bool = False  # a storage fault or a crash struck while it was handled
@@ -108,9 +110,18 @@ def gather(events: Iterable[Event]) -> Facts:
                 r.deliveries += 1
                 r.malformed_now = bool(d.get("malformed"))
                 r.malformed_delivered |= r.malformed_now
+                r.answered_now = False
             case (h.CASE_SYSTEM, "ack"):
                 r.acked_by_case_system = True
+                r.swallowed_malformed |= r.malformed_now and not r.answered_now
             case (h.CASE_SYSTEM, "reply"):
+                durable = d.get("durable") is not False
+                r.answered_now |= d.get("meldingstype") == FEILET or (
+                    d.get("meldingstype") == MOTTATT and durable
+                )
+                r.swallowed_malformed |= (
+                    r.malformed_now and d.get("meldingstype") == MOTTATT and not durable
+                )
                 if d.get("meldingstype") == FEILET:
                     r.sent_feilet = True
                 elif d.get("meldingstype") == MOTTATT:

@@ -128,14 +128,20 @@ def report_body(spec: ReportSpec, rng: random.Random) -> dict[str, Any]:
             "telefonnummer": "99999999",
             "adresse": _address(rng),
         }
-        body["privatBarn"] = [
-            {
-                "personnavn": _name(rng),
-                "antattAlder": str(rng.randint(0, 17)),
-                "relasjon": "Nabo",
-                "adresse": _address(rng),
-            }
-        ]
+        # The protocol's schema lets an empty list of children through (its minLength on
+        # an array is ignored), so real case systems meet such reports: send some.
+        body["privatBarn"] = (
+            []
+            if rng.random() < 0.125
+            else [
+                {
+                    "personnavn": _name(rng),
+                    "antattAlder": str(rng.randint(0, 17)),
+                    "relasjon": "Nabo",
+                    "adresse": _address(rng),
+                }
+            ]
+        )
     else:
         body["offentligMelder"] = {
             "personnavn": _name(rng),

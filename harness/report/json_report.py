@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.contracts import validate
 from harness.engine.digest import canonical_json
 from harness.engine.faults import CATALOGUE
 from harness.report.counterexample import counterexample_json, file_name
@@ -59,6 +60,9 @@ def build_report(result: SuiteResult) -> dict[str, Any]:
         "faults": {p.name: {"reached": reached[p.name], "fired": fired[p.name]} for p in CATALOGUE},
     }
     report["digest"] = report_digest(report)
+    errors = validate("report", report)
+    if errors:  # our own bug, never the target's: fail loudly rather than write a bad report
+        raise AssertionError(f"report.json does not match its schema: {errors[0]}")
     return report
 
 
@@ -85,6 +89,9 @@ def verify_report(path: Path) -> list[str]:
         return [f"cannot read {str(path)!r} as JSON: {exc}"]
     if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:
         return [f"{str(path)!r} is not a harness report (format {REPORT_FORMAT!r})"]
+    schema_errors = validate("report", report)
+    if schema_errors:
+        return [f"does not match the report schema: {e}" for e in schema_errors]
     if report.get("digest") != report_digest(report):
         return [
             "the digest does not match the content: the report was changed after it was written"
