@@ -1,0 +1,27 @@
+"""Every bundled example meets its EXPECTS under the default budget: no false pass, no false fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.suite.run import SuiteConfig, run_suite
+from harness.target import REFERENCE_SPEC, load_target
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_meets_its_expects(path: Path) -> None:
+    spec = f"{path}:make_case_system"
+    expects = load_target(spec).expects
+    assert expects is not None, f"{path.name} must declare EXPECTS (empty for a correct one)"
+    result = run_suite(SuiteConfig(target=spec))
+    assert set(result.failed) == expects
+
+
+def test_reference_passes_every_clause() -> None:
+    result = run_suite(SuiteConfig(target=REFERENCE_SPEC, seed=11))
+    assert result.failed == []
+    assert [c.verdict for c in result.clauses] == ["pass"] * 8
