@@ -76,8 +76,9 @@ def reply(t: int, meldingstype: str, rid: str = RID, durable: bool | None = None
     return ev(t, CASE_SYSTEM, "reply", rid, meldingstype=meldingstype, **extra)
 
 
-def ack(t: int, rid: str = RID) -> Event:
-    return ev(t, CASE_SYSTEM, "ack", rid)
+def ack(t: int, rid: str = RID, **data: Any) -> Event:
+    """An ack; without a reply first, the slot adds answered=False and durable=<probe>."""
+    return ev(t, CASE_SYSTEM, "ack", rid, **data)
 
 
 def crash(t: int, cause: str, rid: str = RID) -> Event:
@@ -414,7 +415,7 @@ def _acked_without_storing(*case_system_says: Event) -> list[Event]:
         handle(HOP),
         storage_fault(HOP),
         *case_system_says,
-        ack(HOP),
+        ack(HOP) if case_system_says else ack(HOP, answered=False, durable=False),
         ev(DEADLINE, PORTAL, "deadline", RID),
         *printed(DEADLINE, "deadline"),
         end(),
@@ -427,7 +428,37 @@ def test_sor5_fails_when_the_portal_learned_only_from_its_own_deadline() -> None
     assert result.failed == {"SOR-5"}
     assert "SOR-5" in result.exercised
     (violation,) = result.violations
-    assert violation.t == DEADLINE + PRINT_DELAY
+    assert violation.t == HOP  # the moment it acked without a word
+
+
+def test_sor5_fails_even_when_a_resend_later_rescues_the_report() -> None:
+    events = [
+        *submitted(),
+        deliver(HOP),
+        handle(HOP),
+        ack(HOP, answered=False, durable=False),
+        send(6 * HOUR, attempt=2),
+        *stored_and_received(6 * HOUR),
+        end(),
+        record(),
+    ]
+    result = check(events)
+    assert outcome(result) is Outcome.STORED
+    assert result.failed == {"SOR-5"}
+
+
+def test_sor5_passes_for_a_silent_ack_of_a_report_already_stored() -> None:
+    events = [
+        *submitted(),
+        *stored_and_received(),
+        deliver(2 * HOUR, delivery=2),
+        handle(2 * HOUR),
+        ack(2 * HOUR, answered=False, durable=True),
+        end(),
+        record(),
+    ]
+    result = check(events)
+    assert result.failed == set()
 
 
 def test_sor5_passes_when_the_case_system_replied_feilet_even_if_it_was_lost() -> None:

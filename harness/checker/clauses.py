@@ -78,19 +78,13 @@ def _judge(r: ReportFacts, facts: Facts, bound: int) -> Iterator[tuple[str, int,
         yield "SOR-3", facts.end_at, f"{len(r.records)} records for one bekymringsmelding-id", None
     if accepted and bad_records:
         yield "SOR-4", facts.end_at, "the stored content differs from what was submitted", None
-    if (
-        accepted
-        and not r.records
-        and r.fallback_trigger == "deadline"
-        and r.acked_by_case_system
-        and not r.sent_feilet
-    ):
+    for t, index in r.silent_acks:
         yield (
             "SOR-5",
-            end,
-            "the case system acked it without storing it or replying "
-            "`feilet`; the portal learned only from its own deadline",
-            None,
+            t,
+            "the case system acked a message it had not stored, without "
+            "replying `feilet`: the portal hears nothing until its own timer fires",
+            index,
         )
     if r.rejected_reason is not None:
         if not r.rejected_reason:
@@ -124,7 +118,7 @@ def _exercised(r: ReportFacts) -> set[str]:
     found = set()
     if r.accepted_at is not None:
         found |= {"SOR-1", "SOR-7"}
-        if r.store_trouble:
+        if r.store_trouble or r.silent_acks:
             found.add("SOR-5")
     if r.records:
         found |= {"SOR-4", "SOR-8"}

@@ -43,8 +43,8 @@ class ReportFacts:
     crashed_on_malformed: bool = False
     answered_now: bool = False  # this delivery got `feilet`, or a `mottatt` backed by a record
     swallowed_malformed: bool = False  # a damaged delivery acked or confirmed without a record
-    acked_by_case_system: bool = False
-    sent_feilet: bool = False
+    silent_acks: list[tuple[int, int]] = field(default_factory=list)  # (t, event): acked
+    # without any reply while no record existed: the portal hears nothing until its own timer
     store_trouble: bool = False  # a storage fault or a crash struck while it was handled
     mottatt_not_durable: list[tuple[int, int]] = field(default_factory=list)  # (t, event)
     terminal_event: int | None = None
@@ -112,7 +112,8 @@ def gather(events: Iterable[Event]) -> Facts:
                 r.malformed_delivered |= r.malformed_now
                 r.answered_now = False
             case (h.CASE_SYSTEM, "ack"):
-                r.acked_by_case_system = True
+                if d.get("answered") is False and d.get("durable") is False:
+                    r.silent_acks.append((e.t, i))
                 r.swallowed_malformed |= r.malformed_now and not r.answered_now
             case (h.CASE_SYSTEM, "reply"):
                 durable = d.get("durable") is not False
@@ -122,9 +123,7 @@ def gather(events: Iterable[Event]) -> Facts:
                 r.swallowed_malformed |= (
                     r.malformed_now and d.get("meldingstype") == MOTTATT and not durable
                 )
-                if d.get("meldingstype") == FEILET:
-                    r.sent_feilet = True
-                elif d.get("meldingstype") == MOTTATT:
+                if d.get("meldingstype") == MOTTATT:
                     r.sent_mottatt = True
                     if d.get("durable") is False:
                         r.mottatt_not_durable.append((e.t, i))

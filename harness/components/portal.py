@@ -105,6 +105,7 @@ class Portal:
             submission=sub.index,
             meldingstype=sub.meldingstype,
             digest=content_digest(sub.files),
+            **({"data": sub.spec.data} if sub.spec.data else {}),
         )
         self._set(rep, PortalState.AKSEPTERT)
         self._send_to_case_system(rep)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from harness.engine.storage import Storage
@@ -75,12 +76,22 @@ class CaseSystem(Protocol):
     def records(self) -> Iterable[StoredRecord]: ...
 
 
+# Virtual time 0 is this Norwegian local time (no offset, as the portal writes times).
+EPOCH = datetime(2023, 6, 1)
+
+
+def _epoch_clock() -> datetime:
+    return EPOCH
+
+
 @dataclass(frozen=True)
 class CaseSystemEnv:
-    """What the harness hands a factory: faultable storage and the target's options."""
+    """What the harness hands a factory: faultable storage, the target's options, and
+    the case system's own clock (virtual local time; a fault may skew it)."""
 
     storage: Storage
     options: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], datetime] = _epoch_clock
 
 
 CaseSystemFactory = Callable[[CaseSystemEnv], CaseSystem]

@@ -22,6 +22,7 @@ from harness.components.protocols import (
 )
 from harness.engine.context import Sim
 from harness.engine.history import TRANSPORT
+from harness.engine.loop import HOUR, SECOND
 
 
 class _State(Enum):
@@ -108,9 +109,23 @@ class Transport:
             return melding_id
         item = _Queued(msg, sim.loop.now + sim.timing.ttl)
         sim.record(TRANSPORT, "queue", report, melding_id=melding_id)
-        sim.loop.call_later(sim.timing.latency, lambda: self._deliver(item))
+        wait = sim.timing.latency + self._held_back(report)
+        sim.loop.call_later(wait, lambda: self._deliver(item))
         sim.loop.call_at(item.expires_at, lambda: self._expire(item))
         return melding_id
+
+    def _held_back(self, report: str | None) -> int:
+        """Extra queueing time a fault adds before the first delivery."""
+        sim = self._sim
+        for point, extra in (
+            ("transport.deliver.delay", 2 * HOUR),
+            ("transport.deliver.reorder", 5 * SECOND),
+            ("transport.message.expire", sim.timing.ttl),
+        ):
+            if sim.injector.hit(point):
+                sim.record(TRANSPORT, "fault", report, fault=point, held_ms=extra)
+                return extra
+        return 0
 
     def _notify_sender(self, item: _Queued, meldingstype: str) -> None:
         headers = {SVAR_TIL: item.message.melding_id}
@@ -130,6 +145,10 @@ class Transport:
                 return
             if sim.loop.now >= item.expires_at:
                 self._expire(item)
+                return
+            if sim.injector.hit("transport.message.dead_letter"):
+                sim.record(TRANSPORT, "fault", item.report, fault="transport.message.dead_letter")
+                self._dead_letter(item)
                 return
             item.deliveries += 1
             item.state = _State.INFLIGHT

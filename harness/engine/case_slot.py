@@ -9,10 +9,12 @@ in the history, never an error of the harness.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from harness.components.protocols import (
     BEKYMRINGSMELDING_ID,
+    EPOCH,
     MOTTATT,
     CaseSystem,
     CaseSystemEnv,
@@ -25,8 +27,10 @@ from harness.components.protocols import (
 from harness.engine.context import Sim
 from harness.engine.digest import content_digest
 from harness.engine.guard import AdapterHung, guarded
-from harness.engine.history import CASE_SYSTEM, HARNESS, STORAGE
-from harness.engine.storage import SimulatedCrash, StorageError, StorageTimeout
+from harness.engine.history import CASE_SYSTEM, HARNESS
+from harness.engine.loop import HOUR
+from harness.engine.storage import SimulatedCrash
+from harness.engine.storage_faults import StorageFaults
 
 T = TypeVar("T")
 
@@ -57,23 +61,30 @@ class _SlotChannel:
     def __init__(self, slot: CaseSystemSlot, inner: ReplyChannel, report: str | None) -> None:
         self._slot = slot
         self._inner = inner
-        self._report = report
+        self.report = report
+        self._answered = False  # whether this delivery got any reply
 
     def reply(self, meldingstype: str, body: bytes | None = None) -> None:
         slot = self._slot
         if slot.dead:
             return  # a dead process sends nothing
+        self._answered = True
         data: dict[str, object] = {"meldingstype": meldingstype}
-        if meldingstype == MOTTATT and self._report:
-            data["durable"] = slot.probe(self._report)
-        slot.sim.record(CASE_SYSTEM, "reply", self._report, **data)
+        if meldingstype == MOTTATT and self.report:
+            data["durable"] = slot.probe(self.report)
+        slot.sim.record(CASE_SYSTEM, "reply", self.report, **data)
         self._inner.reply(meldingstype, body)
-        slot.maybe_crash("case_system.crash.after_reply", self._report)
+        slot.maybe_crash("case_system.crash.after_reply", self.report)
 
     def _settle(self, how: str, forward: Callable[[], None]) -> None:
-        if not self._slot.dead:
-            self._slot.sim.record(CASE_SYSTEM, how, self._report)
-            forward()
+        if self._slot.dead:
+            return
+        data: dict[str, object] = {}
+        if how == "ack" and not self._answered and self.report:
+            # Acking without a word is fine only for a report already stored (a duplicate).
+            data = {"answered": False, "durable": self._slot.probe(self.report)}
+        self._slot.sim.record(CASE_SYSTEM, how, self.report, **data)
+        forward()
 
     def ack(self) -> None:
         self._settle("ack", self._inner.ack)
@@ -86,21 +97,20 @@ class _SlotChannel:
 
 
 class CaseSystemSlot:
-    """Also the storage hooks: the fault plan strikes the adapter's own writes."""
-
     def __init__(
         self, sim: Sim, factory: CaseSystemFactory, env: CaseSystemEnv, guard_seconds: float
     ) -> None:
         self.sim = sim
         self._factory = factory
-        self._env = env
         self._guard = guard_seconds
         self._instance: CaseSystem | None = None
-        self._report: str | None = None  # the report being handled, for storage events
-        self._probing = False
+        self.report: str | None = None  # the report being handled, for storage events
+        self.probing = False
+        self.skew = 0  # ms the current incarnation's clock is off by
         self.dead = False
         self.hung: str | None = None  # set when the guard had to stop a call
-        env.storage.hooks = self
+        env.storage.hooks = StorageFaults(self)
+        self._env = CaseSystemEnv(env.storage, env.options, self.clock)
 
     # -- running the adapter ----------------------------------------------
     def _call(self, fn: Callable[[], T]) -> T:
@@ -109,10 +119,11 @@ class CaseSystemSlot:
     def deliver(self, message: IncomingMessage, channel: ReplyChannel) -> bool:
         """Hand one delivery to the adapter. Returns True when the component crashed."""
         report = message.headers.get(BEKYMRINGSMELDING_ID)
-        self._report = report
+        self.report = report
         self.dead = False
         try:
             if self._instance is None:
+                self.skew = -2 * HOUR if self.sim.injector.hit("case_system.clock.skew") else 0
                 self._instance = self._call(lambda: self._factory(self._env))
                 self.sim.record(CASE_SYSTEM, "start", report)
             self.maybe_crash("case_system.crash.before_store", report)
@@ -136,11 +147,14 @@ class CaseSystemSlot:
         except BaseException as exc:  # SystemExit too: an adapter cannot end the harness
             self._crash(report, "raised", describe(exc))
         finally:
-            self._report = None
+            self.report = None
         if self.dead:
             self._instance = None
             self._env.storage.close_all()
         return self.dead
+
+    def clock(self) -> datetime:
+        return EPOCH + timedelta(milliseconds=self.sim.loop.now + self.skew)
 
     def _crash(self, report: str | None, cause: str, detail: str) -> None:
         if not self.dead:
@@ -148,14 +162,14 @@ class CaseSystemSlot:
             self.sim.record(CASE_SYSTEM, "crash", report, cause=cause, detail=detail)
 
     def maybe_crash(self, point: str, report: str | None) -> None:
-        if not self._probing and self.sim.injector.hit(point):
+        if not self.probing and self.sim.injector.hit(point):
             self._crash(report, "fault", point)
             raise SimulatedCrash(point)
 
     # -- durability probe and reconciliation ------------------------------
     def _fresh_read(self, read: Callable[[CaseSystem], list[StoredRecord]]) -> list[StoredRecord]:
         """Read through a fresh instance over a fresh connection: committed data only."""
-        self._probing = True
+        self.probing = True
         probe_storage = self._env.storage.view()
         try:
             fresh = self._call(
@@ -164,7 +178,8 @@ class CaseSystemSlot:
             return self._call(lambda: read(fresh))
         finally:
             probe_storage.close_all()
-            self._probing = False
+            self.probing = False
+        self.skew = 0  # ms the current incarnation's clock is off by
 
     def probe(self, report: str) -> bool:
         try:
@@ -191,34 +206,3 @@ class CaseSystemSlot:
             return
         for report_id, digest, files in rows:
             self.sim.record(HARNESS, "record", report_id, digest=digest, files=files)
-
-    # -- storage hooks --------------------------------------------------
-    def _still_alive(self) -> None:
-        """A dead process writes nothing, even if the adapter swallowed its crash."""
-        if self.dead:
-            raise SimulatedCrash("the case system is dead")
-
-    def before_write(self, sql: str) -> None:
-        if self._probing:
-            return
-        self._still_alive()
-        sim = self.sim
-        if sim.injector.hit("storage.execute.error"):
-            sim.record(STORAGE, "fault", self._report, fault="storage.execute.error")
-            raise StorageError("disk I/O error (injected)")
-        if sim.injector.hit("storage.execute.timeout"):
-            sim.loop.advance(sim.timing.storage_timeout)
-            sim.record(STORAGE, "fault", self._report, fault="storage.execute.timeout")
-            raise StorageTimeout("database is locked: timed out (injected)")
-
-    def before_commit(self) -> None:
-        if not self._probing:
-            self._still_alive()
-        if not self._probing and self.sim.injector.hit("storage.commit.error"):
-            self.sim.record(STORAGE, "fault", self._report, fault="storage.commit.error")
-            raise StorageError("commit failed: disk I/O error (injected)")
-
-    def after_commit(self) -> None:
-        if not self._probing:
-            self.sim.record(STORAGE, "commit", self._report)
-            self.maybe_crash("case_system.crash.after_commit", self._report)

@@ -16,72 +16,126 @@ from dataclasses import dataclass
 class InjectionPoint:
     name: str  # component.step.kind
     description: str
+    weight: int = 1  # how often the search draws it: loss hides at the heavier ones
 
 
-# The catalogue. Order matters: Hypothesis shrinks toward the first entries,
-# so the plainest faults come first.
+def _p(name: str, description: str, weight: int = 1) -> InjectionPoint:
+    return InjectionPoint(name, description, weight)
+
+
+# The catalogue. Order matters: Hypothesis shrinks toward the first entries, so
+# the plainest faults come first. Weights bias the search toward the step
+# boundaries where reports are lost (storage failures and crashes around the
+# commit and the reply), as FoundationDB's BUGGIFY biases toward rare paths.
 CATALOGUE: tuple[InjectionPoint, ...] = (
-    InjectionPoint(
-        "storage.execute.error", "a write statement of the case system fails with a database error"
+    _p(
+        "storage.execute.error",
+        "a write statement of the case system fails with a database error",
+        3,
     ),
-    InjectionPoint(
+    _p(
         "storage.execute.timeout",
         "a write statement hangs for 30 s of virtual time, then times out",
+        3,
     ),
-    InjectionPoint("storage.commit.error", "a commit fails; the transaction is rolled back"),
-    InjectionPoint(
-        "transport.send.drop", "a message from the portal is lost before the transport queues it"
+    _p("storage.commit.error", "a commit fails; the transaction is rolled back", 2),
+    _p(
+        "storage.commit.lost_ack",
+        "a commit is applied, but the database reports an error "
+        "(the outcome looks unknown to the caller)",
+        2,
     ),
-    InjectionPoint(
+    _p(
+        "storage.connection.lost",
+        "the database connection drops before a write: whatever the open transaction held is lost",
+        2,
+    ),
+    _p("transport.send.drop", "a message from the portal is lost before the transport queues it"),
+    _p(
         "transport.deliver.duplicate",
         "the transport delivers a message twice (at-least-once delivery)",
+        2,
     ),
-    InjectionPoint(
+    _p(
         "transport.deliver.redeliver",
         "the channel resets after a delivery: its ack is void and it is redelivered",
+        2,
     ),
-    InjectionPoint(
-        "transport.ack.lost",
-        "the consumer's ack is lost; the message is redelivered after the ack timeout",
+    _p("transport.deliver.delay", "a message waits 2 h in the queue before its first delivery"),
+    _p(
+        "transport.deliver.reorder",
+        "a message is held back 5 s, so messages sent after it overtake it",
     ),
-    InjectionPoint(
+    _p(
         "transport.deliver.corrupt",
         "the report JSON is damaged in the transport, for good: every later delivery carries it",
     ),
-    InjectionPoint("transport.reply.lost", "a reply from the case system never reaches the portal"),
-    InjectionPoint(
+    _p(
+        "transport.message.expire",
+        "the message waits in the queue past its TTL; the sender gets tidsavbrudd",
+    ),
+    _p(
+        "transport.message.dead_letter",
+        "the broker dead-letters the message before the "
+        "consumer sees it; the sender gets serverfeil",
+    ),
+    _p(
+        "transport.ack.lost",
+        "the consumer's ack is lost; the message is redelivered after the ack timeout",
+        2,
+    ),
+    _p("transport.reply.lost", "a reply from the case system never reaches the portal", 2),
+    _p(
         "case_system.crash.before_store",
         "the case system crashes on receiving a message, before it stores anything",
+        2,
     ),
-    InjectionPoint(
+    _p(
+        "case_system.crash.between_writes",
+        "the case system crashes right after a write "
+        "statement, before the next write or the commit",
+        3,
+    ),
+    _p(
         "case_system.crash.after_commit",
         "the case system crashes right after a commit, before it replies",
+        3,
     ),
-    InjectionPoint(
-        "case_system.crash.after_reply", "the case system crashes after replying, before it acks"
+    _p(
+        "case_system.crash.after_reply", "the case system crashes after replying, before it acks", 3
     ),
+    _p("case_system.clock.skew", "a (re)started case system's clock runs 2 h behind the portal's"),
 )
 POINTS: dict[str, InjectionPoint] = {p.name: p for p in CATALOGUE}
 
 
 @dataclass(frozen=True)
 class Fault:
+    """Fire at the nth time the run reaches `point` (0-based), and the `count - 1`
+    times after it: a storm of one kind, such as storage overloaded for a while."""
+
     point: str
     nth: int = 0
+    count: int = 1
 
     def __post_init__(self) -> None:
         if self.point not in POINTS:
             known = ", ".join(POINTS)
             raise ValueError(f"unknown injection point {self.point!r}; known points: {known}")
-        if self.nth < 0:
-            raise ValueError(f"fault {self.point!r}: nth must be 0 or more, got {self.nth}")
+        if self.nth < 0 or self.count < 1:
+            raise ValueError(
+                f"fault {self.point!r}: nth must be 0 or more and count 1 or "
+                f"more, got nth={self.nth} count={self.count}"
+            )
 
 
 class Injector:
     """Counts how often each point is reached and says when a planned fault fires."""
 
     def __init__(self, faults: Iterable[Fault]) -> None:
-        self._armed: set[tuple[str, int]] = {(f.point, f.nth) for f in faults}
+        self._armed: dict[str, list[range]] = {}
+        for f in faults:
+            self._armed.setdefault(f.point, []).append(range(f.nth, f.nth + f.count))
         self.reached: Counter[str] = Counter()
         self.fired: Counter[str] = Counter()
 
@@ -90,7 +144,7 @@ class Injector:
             raise KeyError(f"injection point {point!r} is not in the catalogue")
         n = self.reached[point]
         self.reached[point] = n + 1
-        if (point, n) in self._armed:
+        if any(n in window for window in self._armed.get(point, ())):
             self.fired[point] += 1
             return True
         return False

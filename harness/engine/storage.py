@@ -28,6 +28,10 @@ class StorageTimeout(sqlite3.OperationalError):
     """An injected timeout: the statement did not complete."""
 
 
+class ConnectionLost(StorageError):
+    """An injected dropped connection: the open transaction is gone."""
+
+
 class SimulatedCrash(BaseException):
     """Raised inside adapter code to kill the component at a step boundary.
 
@@ -39,12 +43,16 @@ class SimulatedCrash(BaseException):
 
 class StorageHooks(Protocol):
     def before_write(self, sql: str) -> None: ...
+    def after_write(self) -> None: ...
     def before_commit(self) -> None: ...
     def after_commit(self) -> None: ...
 
 
 class _NoHooks:
     def before_write(self, sql: str) -> None:
+        pass
+
+    def after_write(self) -> None:
         pass
 
     def before_commit(self) -> None:
@@ -65,15 +73,28 @@ class Connection:
         self._raw = raw
         self._owner = owner  # hooks are read through the owner: the world may set them later
 
-    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        if _is_write(sql):
+    def _before_write(self, sql: str) -> None:
+        try:
             self._owner.hooks.before_write(sql)
-        return self._raw.execute(sql, params)
+        except ConnectionLost:
+            self._raw.rollback()  # a dropped connection takes its open transaction with it
+            raise
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        if not _is_write(sql):
+            return self._raw.execute(sql, params)
+        self._before_write(sql)
+        cursor = self._raw.execute(sql, params)
+        self._owner.hooks.after_write()
+        return cursor
 
     def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
-        if _is_write(sql):
-            self._owner.hooks.before_write(sql)
-        return self._raw.executemany(sql, rows)
+        if not _is_write(sql):
+            return self._raw.executemany(sql, rows)
+        self._before_write(sql)
+        cursor = self._raw.executemany(sql, rows)
+        self._owner.hooks.after_write()
+        return cursor
 
     def commit(self) -> None:
         if self._raw.in_transaction:

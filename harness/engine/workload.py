@@ -19,6 +19,7 @@ from harness.components.protocols import (
     REPORT_JSON,
     REPORT_PDF,
 )
+from harness.engine.hostile import apply_profile, pad_pdf, profile_rng
 
 FORMS = {
     ("privat", 1): PRIVAT_V1,
@@ -59,7 +60,8 @@ class ReportSpec:
     at: int  # virtual ms
     form: str = "privat"
     version: int = 2
-    defect: str | None = None
+    defect: str | None = None  # one of DEFECTS: the portal must refuse it
+    data: str | None = None  # one of hostile.DATA_PROFILES: valid, but hard to handle
 
     @property
     def meldingstype(self) -> str:
@@ -168,8 +170,10 @@ def report_body(spec: ReportSpec, rng: random.Random) -> dict[str, Any]:
 
 
 def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
-    rng = random.Random(f"{seed}:{index}")
+    rng = profile_rng(spec.data, seed, index)
     body = report_body(spec, rng)
+    if spec.data is not None:
+        body = apply_profile(body, spec.data)
     meldingstype = spec.meldingstype
     if spec.defect == "missing_melding":
         del body["melding"]
@@ -184,13 +188,9 @@ def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
         raw = raw[: len(raw) // 2]
     elif spec.defect == "invalid_utf8":
         raw = raw.replace(b"Bergen", b"Berg\xe6n", 1)  # a Latin-1 byte, not UTF-8
-    pdf = (
-        b"%PDF-1.4\n% synthetic rendering of report "
-        + str(index).encode()
-        + b"\n"
-        + rng.randbytes(64)
-        + b"\n%%EOF\n"
-    )
+    pdf = b"%PDF-1.4\n% synthetic rendering\n" + rng.randbytes(64) + b"\n%%EOF\n"
+    if spec.data == "near_limit":
+        pdf = pad_pdf(pdf, len(raw), MAX_PACKAGE_BYTES)
     if spec.defect == "oversized":
         pdf += bytes(MAX_PACKAGE_BYTES)  # the package ends just over the 5 MB limit
     return Submission(index, meldingstype, {REPORT_JSON: raw, REPORT_PDF: pdf}, spec)

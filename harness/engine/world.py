@@ -32,10 +32,16 @@ class Plan:
         return {
             "seed": self.seed,
             "reports": [
-                {"at": r.at, "form": r.form, "version": r.version, "defect": r.defect}
+                {
+                    "at": r.at,
+                    "form": r.form,
+                    "version": r.version,
+                    "defect": r.defect,
+                    "data": r.data,
+                }
                 for r in self.reports
             ],
-            "faults": [{"point": f.point, "nth": f.nth} for f in self.faults],
+            "faults": [{"point": f.point, "nth": f.nth, "count": f.count} for f in self.faults],
         }
 
     @classmethod
@@ -48,16 +54,20 @@ class Plan:
                     str(r.get("form", "privat")),
                     int(r.get("version", 2)),
                     r.get("defect"),
+                    r.get("data"),
                 )
                 for r in raw["reports"]
             ),
-            tuple(Fault(str(f["point"]), int(f.get("nth", 0))) for f in raw["faults"]),
+            tuple(
+                Fault(str(f["point"]), int(f.get("nth", 0)), int(f.get("count", 1)))
+                for f in raw["faults"]
+            ),
         )
 
     @property
     def size(self) -> tuple[int, int]:
         """How big a counterexample is: fewer reports and faults read faster."""
-        return (len(self.reports) + len(self.faults), sum(f.nth for f in self.faults))
+        return (len(self.reports) + len(self.faults), sum(f.nth + f.count for f in self.faults))
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
 from harness.checker.clauses import CheckResult, check
@@ -107,6 +107,9 @@ def search_family(
         if run.hung:
             hung = True
             return
+        # Steer toward plans whose faults actually fire (a fault aimed at an
+        # occurrence the run never reaches tests nothing).
+        target(float(sum(run.fired.values())), label="faults fired")
         broken = sorted(result.failed & own)
         if broken:
             searching = False

@@ -1,7 +1,9 @@
 """Hypothesis strategies for plans: workloads and fault plans that shrink well.
 
-Shrinking goes toward fewer reports, fewer faults, nth = 0, the first points of
-the catalogue and the plainest form, so a counterexample reads in one glance.
+Shrinking goes toward fewer reports, fewer faults, nth = 0, count = 1, the first
+points of the catalogue and plain data, so a counterexample reads in one glance.
+Points are drawn by weight (see faults.CATALOGUE), biasing the search toward the
+step boundaries where reports get lost.
 """
 
 from __future__ import annotations
@@ -9,19 +11,30 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from harness.engine.faults import CATALOGUE, Fault
+from harness.engine.hostile import DATA_PROFILES
 from harness.engine.loop import SECOND
 from harness.engine.workload import DEFECTS, ReportSpec
 from harness.engine.world import Plan
 
 FAULT_POINTS = tuple(p.name for p in CATALOGUE)
+# Repeating a point by its weight makes sampled_from draw it more often, while
+# shrinking still moves toward the catalogue's first (plainest) entries.
+_WEIGHTED_POINTS = tuple(p.name for p in CATALOGUE for _ in range(p.weight))
+
+
+def faults(points: tuple[str, ...] = _WEIGHTED_POINTS) -> st.SearchStrategy[Fault]:
+    return st.builds(
+        Fault, st.sampled_from(points), st.integers(0, 3), st.sampled_from((1, 1, 1, 2, 3))
+    )
 
 
 @st.composite
-def report_specs(draw: st.DrawFn, *, invalid: bool) -> ReportSpec:
+def report_specs(draw: st.DrawFn, *, invalid: bool, hostile: bool = True) -> ReportSpec:
     form = draw(st.sampled_from(("privat", "offentlig")))
     version = draw(st.sampled_from((2, 1)))
     defect = draw(st.none() | st.sampled_from(DEFECTS)) if invalid else None
-    return ReportSpec(0, form, version, defect)
+    data = draw(st.none() | st.none() | st.sampled_from(DATA_PROFILES)) if hostile else None
+    return ReportSpec(0, form, version, defect, data)
 
 
 @st.composite
@@ -31,11 +44,14 @@ def plans(
     max_reports: int = 4,
     max_faults: int = 4,
     invalid: bool = False,
+    hostile: bool = True,
     always: tuple[str, ...] = (),
 ) -> Plan:
-    """A plan. `invalid` mixes in broken submissions; `always` names injection points
-    that every plan includes (at a drawn occurrence), to aim a search at them."""
-    specs = draw(st.lists(report_specs(invalid=invalid), min_size=1, max_size=max_reports))
+    """A plan. `invalid` mixes in broken submissions, `hostile` hard but valid data;
+    `always` names injection points that every plan includes, to aim a search at them."""
+    specs = draw(
+        st.lists(report_specs(invalid=invalid, hostile=hostile), min_size=1, max_size=max_reports)
+    )
     # Gaps between submissions: often zero (two reports in the same second), sometimes spread.
     gaps = draw(
         st.lists(
@@ -45,14 +61,8 @@ def plans(
     at, timed = 0, []
     for spec, gap in zip(specs, gaps, strict=True):
         at += gap
-        timed.append(ReportSpec(at, spec.form, spec.version, spec.defect))
-    faults = [Fault(point, draw(st.integers(0, 3))) for point in always]
-    faults += draw(
-        st.lists(
-            st.builds(Fault, st.sampled_from(FAULT_POINTS), st.integers(0, 3)),
-            max_size=max_faults,
-            unique=True,
-        )
-    )
+        timed.append(ReportSpec(at, spec.form, spec.version, spec.defect, spec.data))
+    chosen = [draw(faults((point,))) for point in always]
+    chosen += draw(st.lists(faults(), max_size=max_faults))
     seed = draw(st.integers(0, 2**16))
-    return Plan(seed, tuple(timed), tuple(dict.fromkeys(faults)))
+    return Plan(seed, tuple(timed), tuple(dict.fromkeys(chosen)))
