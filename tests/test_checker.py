@@ -635,6 +635,7 @@ def test_sor6_passes_when_a_malformed_delivery_was_answered_with_feilet() -> Non
 def test_sor6_fails_when_a_malformed_delivery_was_stored() -> None:
     events = [
         *submitted(),
+        ev(HOP, TRANSPORT, "fault", RID, fault="transport.deliver.corrupt", damaged_digest=BAD),
         deliver(HOP, malformed=True),
         handle(HOP),
         commit(HOP),

@@ -78,14 +78,18 @@ def _judge(r: ReportFacts, facts: Facts, bound: int) -> Iterator[tuple[str, int,
         yield "SOR-3", facts.end_at, f"{len(r.records)} records for one bekymringsmelding-id", None
     if accepted and bad_records:
         yield "SOR-4", facts.end_at, "the stored content differs from what was submitted", None
-    for t, index in r.silent_acks:
-        yield (
-            "SOR-5",
-            t,
-            "the case system acked a message it had not stored, without "
-            "replying `feilet`: the portal hears nothing until its own timer fires",
-            index,
-        )
+    for t, index, replied_later in r.silent_acks:
+        if replied_later:
+            why = (
+                "the case system acked a message before storing or answering it: a crash "
+                "here leaves the portal to its own timer"
+            )
+        else:
+            why = (
+                "the case system acked a message it had not stored, without replying "
+                "`feilet`: the portal hears nothing until its own timer fires"
+            )
+        yield "SOR-5", t, why, index
     if r.rejected_reason is not None:
         if not r.rejected_reason:
             yield "SOR-6", end, "refused without a reason", None
@@ -94,7 +98,7 @@ def _judge(r: ReportFacts, facts: Facts, bound: int) -> Iterator[tuple[str, int,
     if r.malformed_delivered:
         if r.crashed_on_malformed:
             yield "SOR-6", end, "a malformed message crashed the case system", None
-        if bad_records:
+        if r.damaged & set(r.records):
             yield "SOR-6", end, "a malformed message was stored", None
         if r.swallowed_malformed:
             yield "SOR-6", end, "a malformed message was taken without a `feilet` reply", None

@@ -27,6 +27,17 @@ TERMINAL_STATES = frozenset({"LEVERT", "AVVIST_PRINT"})
 
 
 @dataclass
+class Delivery:
+    """What the case system did with one delivery; judged when the delivery is over."""
+
+    malformed: bool = False
+    answered: bool = False  # `feilet`, or a `mottatt` backed by a record
+    replied: bool = False  # any reply at all
+    acked: bool = False
+    silent_ack: tuple[int, int] | None = None  # (t, event): acked unanswered, nothing stored
+
+
+@dataclass
 class ReportFacts:
     key: str
     submission: int | None = None
@@ -39,18 +50,27 @@ class ReportFacts:
     got_mottatt: bool = False
     deliveries: int = 0
     malformed_delivered: bool = False
-    malformed_now: bool = False  # the delivery being handled is a damaged one
+    damaged: set[str] = field(default_factory=set)  # digests of its content as damaged in transit
+    current: Delivery | None = None
     crashed_on_malformed: bool = False
-    answered_now: bool = False  # this delivery got `feilet`, or a `mottatt` backed by a record
     swallowed_malformed: bool = False  # a damaged delivery acked or confirmed without a record
-    silent_acks: list[tuple[int, int]] = field(default_factory=list)  # (t, event): acked
-    # without any reply while no record existed: the portal hears nothing until its own timer
+    # (t, event, replied later): acked without a reply while no record existed
+    silent_acks: list[tuple[int, int, bool]] = field(default_factory=list)
     store_trouble: bool = False  # a storage fault or a crash struck while it was handled
     mottatt_not_durable: list[tuple[int, int]] = field(default_factory=list)  # (t, event)
     terminal_event: int | None = None
     sent_mottatt: bool = False
     records: list[str] = field(default_factory=list)  # digests of its durable records
     sends: int = 0
+
+    def end_delivery(self) -> None:
+        d, self.current = self.current, None
+        if d is None:
+            return
+        if d.silent_ack is not None:
+            self.silent_acks.append((*d.silent_ack, d.replied))
+        if d.malformed and d.acked and not d.answered:
+            self.swallowed_malformed = True
 
     @property
     def label(self) -> str:
@@ -107,33 +127,38 @@ def gather(events: Iterable[Event]) -> Facts:
             case (h.PORTAL, "receipt") if d.get("meldingstype") == MOTTATT:
                 r.got_mottatt = True
             case (h.TRANSPORT, "deliver"):
+                r.end_delivery()
                 r.deliveries += 1
-                r.malformed_now = bool(d.get("malformed"))
-                r.malformed_delivered |= r.malformed_now
-                r.answered_now = False
+                r.current = Delivery(malformed=bool(d.get("malformed")))
+                r.malformed_delivered |= r.current.malformed
+            case (h.TRANSPORT, "fault") if "damaged_digest" in d:
+                r.damaged.add(str(d["damaged_digest"]))
             case (h.CASE_SYSTEM, "ack"):
+                now = r.current = r.current or Delivery()
+                now.acked = True
                 if d.get("answered") is False and d.get("durable") is False:
-                    r.silent_acks.append((e.t, i))
-                r.swallowed_malformed |= r.malformed_now and not r.answered_now
+                    now.silent_ack = (e.t, i)
             case (h.CASE_SYSTEM, "reply"):
-                durable = d.get("durable") is not False
-                r.answered_now |= d.get("meldingstype") == FEILET or (
-                    d.get("meldingstype") == MOTTATT and durable
-                )
-                r.swallowed_malformed |= (
-                    r.malformed_now and d.get("meldingstype") == MOTTATT and not durable
-                )
-                if d.get("meldingstype") == MOTTATT:
+                now = r.current = r.current or Delivery()
+                kind, durable = d.get("meldingstype"), d.get("durable") is not False
+                now.replied = True
+                now.answered |= kind == FEILET or (kind == MOTTATT and durable)
+                if kind == MOTTATT:
                     r.sent_mottatt = True
-                    if d.get("durable") is False:
+                    r.swallowed_malformed |= now.malformed and not durable
+                    if not durable:
                         r.mottatt_not_durable.append((e.t, i))
             case (h.CASE_SYSTEM, "crash"):
                 r.store_trouble = True
-                r.crashed_on_malformed |= r.malformed_now and d.get("cause") in ("raised", "hung")
+                malformed = r.current is not None and r.current.malformed
+                r.crashed_on_malformed |= malformed and d.get("cause") in ("raised", "hung")
+                r.end_delivery()
             case (h.STORAGE, "fault"):
                 r.store_trouble = True
             case (h.HARNESS, "record"):
                 r.records.append(str(d.get("digest")))
+    for r in facts.reports.values():
+        r.end_delivery()
     return facts
 
 

@@ -21,6 +21,7 @@ from harness.components.protocols import (
     IncomingMessage,
 )
 from harness.engine.context import Sim
+from harness.engine.digest import content_digest
 from harness.engine.history import TRANSPORT
 from harness.engine.loop import HOUR, SECOND
 
@@ -155,9 +156,15 @@ class Transport:
         item.tag += 1
         tag = item.tag
         if not item.malformed and sim.injector.hit("transport.deliver.corrupt"):
-            sim.record(TRANSPORT, "fault", item.report, fault="transport.deliver.corrupt")
             item.malformed = True
             item.message = _damaged(item.message)
+            sim.record(
+                TRANSPORT,
+                "fault",
+                item.report,
+                fault="transport.deliver.corrupt",
+                damaged_digest=content_digest(item.message.files),
+            )
         redelivered = duplicate or item.deliveries > 1
         msg = item.message
         if redelivered:

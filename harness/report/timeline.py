@@ -30,7 +30,8 @@ def _describe(e: Event) -> str:
     parts = [
         f"{k}={_short(v)}"
         for k, v in sorted(e.data.items())
-        if k not in skip and v not in (False, None)
+        # flags that are usually off show only when on; `durable` always matters
+        if k not in skip and v is not None and (v is not False or k in ("durable", "answered"))
     ]
     return " ".join([e.kind, *parts])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from harness.contracts import Contract, load_contract
@@ -98,13 +98,26 @@ def _search_one(family: str, config: SuiteConfig) -> FamilyResult:
     )
 
 
-def run_suite(config: SuiteConfig) -> SuiteResult:
+def run_suite(
+    config: SuiteConfig, progress: Callable[[FamilyResult], None] | None = None
+) -> SuiteResult:
+    """Every family of `config`; `progress` is called as each one finishes (in any order)."""
     target = load_target(config.target, config.options)  # fails fast, before any worker starts
+    done: dict[str, FamilyResult] = {}
     if config.workers <= 1:
-        results = [_search_one(f, config) for f in config.families]
+        for family in config.families:
+            done[family] = _search_one(family, config)
+            if progress:
+                progress(done[family])
     else:
         # spawn: each worker imports the target afresh, with nothing inherited by accident.
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(config.workers, mp_context=ctx) as pool:
-            results = list(pool.map(_search_one, config.families, [config] * len(config.families)))
+            futures = [pool.submit(_search_one, f, config) for f in config.families]
+            for future in as_completed(futures):
+                result = future.result()
+                done[result.family] = result
+                if progress:
+                    progress(result)
+    results = [done[f] for f in config.families]  # the config's order, however they finished
     return SuiteResult(config, target.spec, results, load_contract(), target.expects)

@@ -8,6 +8,8 @@ step boundaries where reports get lost.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
 from harness.engine.faults import CATALOGUE, Fault
@@ -30,11 +32,14 @@ def faults(points: tuple[str, ...] = _WEIGHTED_POINTS) -> st.SearchStrategy[Faul
 
 @st.composite
 def report_specs(draw: st.DrawFn, *, invalid: bool, hostile: bool = True) -> ReportSpec:
+    """One report; its `at` is the gap after the previous one (plans() adds them up).
+    Gaps are often zero: two reports in the same second."""
+    gap = draw(st.sampled_from((0, 1 * SECOND, 10 * SECOND)))
     form = draw(st.sampled_from(("privat", "offentlig")))
     version = draw(st.sampled_from((2, 1)))
     defect = draw(st.none() | st.sampled_from(DEFECTS)) if invalid else None
-    data = draw(st.none() | st.none() | st.sampled_from(DATA_PROFILES)) if hostile else None
-    return ReportSpec(0, form, version, defect, data)
+    data = draw(st.none() | st.sampled_from(DATA_PROFILES)) if hostile else None
+    return ReportSpec(gap, form, version, defect, data)
 
 
 @st.composite
@@ -48,21 +53,26 @@ def plans(
     always: tuple[str, ...] = (),
 ) -> Plan:
     """A plan. `invalid` mixes in broken submissions, `hostile` hard but valid data;
-    `always` names injection points that every plan includes, to aim a search at them."""
+    `always` names injection points that every plan includes, to aim a search at them.
+
+    Each report is drawn whole (gap included) and the choices that span reports
+    are drawn first, so the shrinker can delete a report without shifting the rest.
+    """
+    seed = draw(st.integers(0, 2**16))
+    twins = draw(st.sampled_from((False, False, False, True)))
     specs = draw(
         st.lists(report_specs(invalid=invalid, hostile=hostile), min_size=1, max_size=max_reports)
     )
-    # Gaps between submissions: often zero (two reports in the same second), sometimes spread.
-    gaps = draw(
-        st.lists(
-            st.sampled_from((0, 1 * SECOND, 10 * SECOND)), min_size=len(specs), max_size=len(specs)
+    if twins and len(specs) > 1:
+        # Two reports with byte-identical content, as when a form is sent twice.
+        twin = ReportSpec(
+            specs[1].at, specs[0].form, specs[0].version, specs[0].defect, "identical"
         )
-    )
+        specs[:2] = [replace(twin, at=specs[0].at), twin]
     at, timed = 0, []
-    for spec, gap in zip(specs, gaps, strict=True):
-        at += gap
-        timed.append(ReportSpec(at, spec.form, spec.version, spec.defect, spec.data))
+    for spec in specs:
+        at += spec.at
+        timed.append(replace(spec, at=at))
     chosen = [draw(faults((point,))) for point in always]
     chosen += draw(st.lists(faults(), max_size=max_faults))
-    seed = draw(st.integers(0, 2**16))
     return Plan(seed, tuple(timed), tuple(dict.fromkeys(chosen)))
