@@ -40,9 +40,9 @@ def _map_strings(value: Any, fn: Any) -> Any:
 def _drop_optional(body: dict[str, Any]) -> None:
     for key in ("behovForTolk", "andreHjelpeinstanser"):
         body.pop(key, None)
+    # offentligMelder's fields are all required by the schema: it keeps them
     for person in [
         body.get("privatMelder"),
-        body.get("offentligMelder"),
         *body.get("privatBarn", []),
         *body.get("offentligBarn", []),
         *body.get("foresatte", []),
