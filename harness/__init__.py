@@ -26,9 +26,10 @@ from harness.components.protocols import (
     StoredRecord,
 )
 from harness.engine.faults import CATALOGUE, Fault
+from harness.engine.plan import Plan, Window
 from harness.engine.storage import Connection, Storage, StorageError, StorageTimeout
 from harness.engine.workload import ReportSpec
-from harness.engine.world import Plan, RunResult, simulate
+from harness.engine.world import RunResult, simulate
 
 __version__ = "0.1.0"
 
@@ -62,6 +63,7 @@ __all__ = [
     "StorageTimeout",
     "StoredRecord",
     "Violation",
+    "Window",
     "__version__",
     "check",
     "feilmelding",

@@ -8,8 +8,9 @@ other faults shift the timeline, and lets Hypothesis shrink nth toward 0.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -129,13 +130,31 @@ class Fault:
             )
 
 
+class TimeWindow(Protocol):
+    @property
+    def point(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
 class Injector:
     """Counts how often each point is reached and says when a planned fault fires."""
 
-    def __init__(self, faults: Iterable[Fault]) -> None:
+    def __init__(
+        self,
+        faults: Iterable[Fault],
+        windows: Iterable[TimeWindow] = (),
+        now: Callable[[], int] = lambda: 0,
+    ) -> None:
         self._armed: dict[str, list[range]] = {}
         for f in faults:
             self._armed.setdefault(f.point, []).append(range(f.nth, f.nth + f.count))
+        self._windows: dict[str, list[range]] = {}
+        for w in windows:
+            self._windows.setdefault(w.point, []).append(range(w.start, w.end))
+        self._now = now
         self.reached: Counter[str] = Counter()
         self.fired: Counter[str] = Counter()
 
@@ -144,7 +163,9 @@ class Injector:
             raise KeyError(f"injection point {point!r} is not in the catalogue")
         n = self.reached[point]
         self.reached[point] = n + 1
-        if any(n in window for window in self._armed.get(point, ())):
+        if any(n in occurrences for occurrences in self._armed.get(point, ())) or any(
+            self._now() in span for span in self._windows.get(point, ())
+        ):
             self.fired[point] += 1
             return True
         return False

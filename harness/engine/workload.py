@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from harness.components.protocols import (
+    EPOCH,
     OFFENTLIG_V1,
     OFFENTLIG_V2,
     PRIVAT_V1,
@@ -62,6 +64,7 @@ class ReportSpec:
     version: int = 2
     defect: str | None = None  # one of DEFECTS: the portal must refuse it
     data: str | None = None  # one of hostile.DATA_PROFILES: valid, but hard to handle
+    fields: tuple[tuple[str, str], ...] = ()  # top-level fields set as given (scenarios)
 
     @property
     def meldingstype(self) -> str:
@@ -118,8 +121,7 @@ def report_body(spec: ReportSpec, rng: random.Random) -> dict[str, Any]:
         "bydelsnummer": number,
         "bydelsnavn": district,
         # Local time without an offset, as the real portal sends it.
-        "sendingstidspunkt": f"2023-06-01T{(seconds // 3600) % 24:02d}:"
-        f"{(seconds // 60) % 60:02d}:{seconds % 60:02d}",
+        "sendingstidspunkt": (EPOCH + timedelta(seconds=seconds)).isoformat(timespec="seconds"),
         "leveringskanal": "Fagsystem",
     }
     text = f"Bekymring nr. {rng.randint(1, 10**6)}: barnet virker redd."
@@ -174,6 +176,7 @@ def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
     body = report_body(spec, rng)
     if spec.data is not None:
         body = apply_profile(body, spec.data)
+    body.update(spec.fields)
     meldingstype = spec.meldingstype
     if spec.defect == "missing_melding":
         del body["melding"]

@@ -3,71 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from harness.components.portal import Portal
 from harness.components.protocols import CaseSystemEnv, CaseSystemFactory, IncomingMessage
 from harness.components.transport import DeliveryChannel, Transport
 from harness.engine.case_slot import CaseSystemSlot
 from harness.engine.context import Sim, Timing
-from harness.engine.faults import Fault, Injector
+from harness.engine.faults import Injector
 from harness.engine.history import HARNESS, History
 from harness.engine.loop import EventLoop
+from harness.engine.plan import Plan, Window
 from harness.engine.storage import Storage
-from harness.engine.workload import ReportSpec, make_submission
+from harness.engine.workload import make_submission
 
 DEFAULT_GUARD_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything that decides a run: the seed, the workload and the fault plan."""
-
-    seed: int
-    reports: tuple[ReportSpec, ...]
-    faults: tuple[Fault, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "seed": self.seed,
-            "reports": [
-                {
-                    "at": r.at,
-                    "form": r.form,
-                    "version": r.version,
-                    "defect": r.defect,
-                    "data": r.data,
-                }
-                for r in self.reports
-            ],
-            "faults": [{"point": f.point, "nth": f.nth, "count": f.count} for f in self.faults],
-        }
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> Plan:
-        return cls(
-            int(raw["seed"]),
-            tuple(
-                ReportSpec(
-                    int(r["at"]),
-                    str(r.get("form", "privat")),
-                    int(r.get("version", 2)),
-                    r.get("defect"),
-                    r.get("data"),
-                )
-                for r in raw["reports"]
-            ),
-            tuple(
-                Fault(str(f["point"]), int(f.get("nth", 0)), int(f.get("count", 1)))
-                for f in raw["faults"]
-            ),
-        )
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """How big a counterexample is: fewer reports and faults read faster."""
-        return (len(self.reports) + len(self.faults), sum(f.nth + f.count for f in self.faults))
 
 
 @dataclass
@@ -89,7 +39,11 @@ def simulate(
     max_steps: int = 200_000,
 ) -> RunResult:
     loop = EventLoop(plan.seed)
-    sim = Sim(loop, History(), Injector(plan.faults), timing or Timing())
+    timing = timing or Timing()
+    if plan.deadline is not None:
+        timing = replace(timing, deadline=plan.deadline)
+    injector = Injector(plan.faults, plan.windows, lambda: loop.now)
+    sim = Sim(loop, History(), injector, timing)
     storage = Storage()
     try:
         transport = Transport(sim)
@@ -117,3 +71,6 @@ def simulate(
         )
     finally:
         storage.destroy()
+
+
+__all__ = ["Plan", "RunResult", "Window", "simulate"]

@@ -18,7 +18,9 @@ from hypothesis import seed as hypothesis_seed
 from harness.checker.clauses import CheckResult, check
 from harness.components.protocols import CaseSystemFactory
 from harness.engine.history import History
-from harness.engine.world import Plan, simulate
+from harness.engine.plan import Plan
+from harness.engine.world import simulate
+from harness.suite.stable import without_local_constants
 from harness.suite.strategies import plans
 
 # Injection points every plan of a family carries: the rejection family is about
@@ -129,7 +131,7 @@ def search_family(
             given(plans(invalid=family == "rejection", always=AIMED_AT.get(family, ())))(run_plan)
         )
     )
-    with contextlib.suppress(_Violated):
+    with without_local_constants(), contextlib.suppress(_Violated):
         prop()
     if failures:
         out.counterexample = failures[-1]  # Hypothesis ends by replaying its smallest example

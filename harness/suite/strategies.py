@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from harness.engine.faults import CATALOGUE, Fault
 from harness.engine.hostile import DATA_PROFILES
 from harness.engine.loop import SECOND
+from harness.engine.plan import Plan
 from harness.engine.workload import DEFECTS, ReportSpec
-from harness.engine.world import Plan
 
 FAULT_POINTS = tuple(p.name for p in CATALOGUE)
 # Repeating a point by its weight makes sampled_from draw it more often, while

@@ -1,0 +1,96 @@
+"""A plan: everything that decides a run. Same plan, same history, byte for byte."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.engine.faults import POINTS, Fault
+from harness.engine.workload import ReportSpec
+
+
+@dataclass(frozen=True)
+class Window:
+    """A fault that strikes every time `point` is reached in [start, end) of virtual
+    time: storage overloaded for a minute, say. Scenarios use these."""
+
+    point: str
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.point not in POINTS:
+            raise ValueError(
+                f"unknown injection point {self.point!r}; known points: {', '.join(POINTS)}"
+            )
+        if self.end <= self.start:
+            raise ValueError(f"window for {self.point!r} ends before it starts")
+
+
+@dataclass(frozen=True)
+class Plan:
+    seed: int
+    reports: tuple[ReportSpec, ...]
+    faults: tuple[Fault, ...] = ()
+    windows: tuple[Window, ...] = ()
+    deadline: int | None = None  # the portal's own deadline in ms, when a scenario sets one
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "reports": [_spec_json(r) for r in self.reports],
+            "faults": [{"point": f.point, "nth": f.nth, "count": f.count} for f in self.faults],
+            "windows": [{"point": w.point, "start": w.start, "end": w.end} for w in self.windows],
+            "deadline": self.deadline,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Plan:
+        deadline = raw.get("deadline")
+        return cls(
+            int(raw["seed"]),
+            tuple(_spec_from(r) for r in raw["reports"]),
+            tuple(
+                Fault(str(f["point"]), int(f.get("nth", 0)), int(f.get("count", 1)))
+                for f in raw.get("faults", ())
+            ),
+            tuple(
+                Window(str(w["point"]), int(w["start"]), int(w["end"]))
+                for w in raw.get("windows", ())
+            ),
+            None if deadline is None else int(deadline),
+        )
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """How big a counterexample is: fewer reports and faults read faster."""
+        return (
+            len(self.reports) + len(self.faults) + len(self.windows),
+            sum(f.nth + f.count for f in self.faults),
+        )
+
+
+def _spec_json(r: ReportSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "at": r.at,
+        "form": r.form,
+        "version": r.version,
+        "defect": r.defect,
+        "data": r.data,
+    }
+    if r.fields:
+        out["fields"] = dict(r.fields)
+    return out
+
+
+def _spec_from(raw: Mapping[str, Any]) -> ReportSpec:
+    fields = raw.get("fields") or {}
+    return ReportSpec(
+        int(raw["at"]),
+        str(raw.get("form", "privat")),
+        int(raw.get("version", 2)),
+        raw.get("defect"),
+        raw.get("data"),
+        tuple((str(k), str(v)) for k, v in fields.items()),
+    )
