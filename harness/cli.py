@@ -3,6 +3,8 @@
 Exit codes: 0 every clause holds (or the file is intact), 1 a clause is violated
 (or the report was changed), 2 a usage or configuration error, in one line.
 """
+# `run`, `replay` and `validate` are here; `verify`, `merge` and `keygen` are in
+# harness/report/commands.py, which adds its subparsers through `add_report_commands`.
 
 from __future__ import annotations
 
@@ -47,6 +49,21 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. dsn=sqlite:///x.db)")
     return key, value
+
+
+def family_list(text: str) -> tuple[str, ...]:
+    """A comma-separated list of clause families, in the suite's own order."""
+    from harness.suite.search import FAMILIES
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FAMILIES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of clause families: "
+            f"{'unknown ' + repr(unknown[0]) if unknown else 'empty'}; "
+            f"choose from {','.join(FAMILIES)}"
+        )
+    return tuple(f for f in FAMILIES if f in names)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,10 +116,35 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an option handed to the factory (repeatable)",
+        help="an option handed to the factory (repeatable); secrets in it are redacted "
+        "from every report and from the output",
+    )
+    run.add_argument(
+        "--families",
+        type=family_list,
+        default=None,
+        metavar="LIST",
+        help="run only these clause families, e.g. delivery,integrity (default: all); "
+        "shards run with the same seed merge with `harness merge`",
+    )
+    run.add_argument(
+        "--sign-key",
+        type=Path,
+        default=None,
+        metavar="KEY",
+        help="sign report.json with this Ed25519 private key (PEM; see `harness keygen`)",
     )
     rep = sub.add_parser("replay", help="replay a counterexample file and print its timeline")
     rep.add_argument("file", type=Path)
+    rep.add_argument(
+        "--target-option",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option handed to the factory, in place of the file's "
+        "(needed for options whose secrets were redacted)",
+    )
     val = sub.add_parser(
         "validate", help="check a message (or a folder of them) against the contract's schemas"
     )
@@ -114,16 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. no.ks.fiks.bekymringsmelding.privat.v2 or privat.v2 "
         "(default: inferred from the content)",
     )
-    ver = sub.add_parser("verify", help="check that a report.json is intact")
-    ver.add_argument("file", type=Path)
+    from harness.report.commands import add_report_commands
+
+    add_report_commands(sub)
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.report.json_report import write_report
-    from harness.report.terminal import summary
-    from harness.suite.run import SuiteConfig, run_suite
-    from harness.suite.search import DEFAULT_EXAMPLES
+    from harness.report.commands import run_and_report
+    from harness.suite.run import SuiteConfig
+    from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES
 
     config = SuiteConfig(
         target=args.target,
@@ -131,17 +173,15 @@ def _run(args: argparse.Namespace) -> int:
         examples=args.examples or DEFAULT_EXAMPLES,
         workers=args.workers,
         options=dict(args.target_option),
+        families=args.families or tuple(FAMILIES),
     )
-    result = run_suite(config)
-    path = write_report(result, args.report)
-    print("\n".join(summary(result, path)))
-    return EXIT_FAIL if result.failed else EXIT_PASS
+    return run_and_report(config, args.report, args.sign_key)
 
 
 def _replay(args: argparse.Namespace) -> int:
     from harness.report.counterexample import replay
 
-    raw, _run, broken, lines = replay(args.file)
+    raw, _run, broken, lines = replay(args.file, dict(args.target_option))
     print(f"replay of {args.file} · target {raw.get('target')} · family {raw.get('family')}")
     print("\n".join("  " + ln for ln in lines))
     expected = sorted(raw.get("clauses") or [])
@@ -169,24 +209,11 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_FAIL if any(v.errors for v in verdicts) else EXIT_PASS
 
 
-def _verify(args: argparse.Namespace) -> int:
-    from harness.report.json_report import verify_report
-
-    problems = verify_report(args.file)
-    for p in problems:
-        print(f"tampered or invalid: {p}")
-    if not problems:
-        print(f"intact: {args.file}")
-    return EXIT_FAIL if problems else EXIT_PASS
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handler = {"run": _run, "replay": _replay, "validate": _validate, "verify": _verify}[
-            args.command
-        ]
-        return handler(args)
+        handler = {"run": _run, "replay": _replay, "validate": _validate}.get(args.command)
+        return handler(args) if handler else int(args.handler(args))
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -100,6 +100,12 @@ def _from_ini(config: pytest.Config, name: str, convert: Callable[[str], Any]) -
         raise pytest.UsageError(f"ini key {name}: {exc}") from None
 
 
+def _utc_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -115,6 +121,7 @@ def pytest_configure(config: pytest.Config) -> None:
         else _from_ini(config, "harness_seed", _seed),
         "report": opt.harness_report or _from_ini(config, "harness_report", str),
         "options": dict(opt.harness_target_option),
+        "started": _utc_now(),  # report.json's `started`; never read by a simulation
     }
     config.stash[_SETTINGS] = settings
     config.stash[_RESULTS] = {}
@@ -170,6 +177,8 @@ class ClauseFamilyItem(pytest.Item):
                 else "not-exercised"
             )
             self.user_properties.append((clause, verdict))
+        for clause in sorted(result.failed - set(FAMILIES[self.name])):
+            self.user_properties.append((clause, "fail"))  # broken by this family's examples
         if result.failed:
             lines = [
                 f"clauses violated: {', '.join(sorted(result.failed))} "
@@ -257,7 +266,7 @@ def _write_report(config: pytest.Config) -> None:
     )
     families = [results[f] for f in FAMILIES if f in results]
     result = SuiteResult(suite, settings["target"] or REFERENCE_SPEC, families, load_contract())
-    path = write_report(result, Path(settings["report"]))
+    path = write_report(result, Path(settings["report"]), started=settings["started"])
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"harness: verdict {result.verdict}, report written to {path}")

@@ -1,54 +1,156 @@
-"""`report.json`: the verifiable record of a run, with a digest over its canonical content."""
+"""`report.json`: the verifiable record of a run, with a digest over its canonical content.
+
+Everything in it is a function of the run (seed, target, contract, results) except
+`started`, `finished` and `environment`, which describe when and where it ran;
+compare runs on `clauses`, `outcomes` and `faults`, never on those. Secrets in the
+target's options are redacted before anything is written. The digest covers every
+field but `digest` and `signature`; the signature (optional) is over the digest.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.contracts import validate
 from harness.engine.digest import canonical_json
 from harness.engine.faults import CATALOGUE
-from harness.report.counterexample import counterexample_json, file_name
+from harness.report.counterexample import counterexample_json, dumps, file_name
+from harness.report.redact import Redactor, redacted_keys
 from harness.suite.run import SuiteResult
+from harness.suite.search import FAMILIES, Counterexample, FamilyResult
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 REPORT_FORMAT = "harness-report/1"
+UNDIGESTED = ("digest", "signature")
+PACKAGES = ("harness", "hypothesis", "pytest", "jsonschema", "cryptography")
+
+
+@dataclass(frozen=True)
+class Report:
+    data: dict[str, Any]  # the content of report.json
+    files: dict[str, str]  # counterexample file name -> its exact text
 
 
 def report_digest(report: dict[str, Any]) -> str:
-    body = {k: v for k, v in report.items() if k != "digest"}
+    body = {k: v for k, v in report.items() if k not in UNDIGESTED}
     return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def build_report(result: SuiteResult) -> dict[str, Any]:
+def text_digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    """Wall-clock time for `started` / `finished`: the only clock a report reads."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def environment() -> dict[str, Any]:
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "packages": {name: version(name) for name in PACKAGES},
+    }
+
+
+def _files(result: SuiteResult, redactor: Redactor) -> tuple[dict[str, str], dict[int, str]]:
+    """One file per distinct counterexample of every family (merging needs them all)."""
+    files: dict[str, str] = {}
+    names: dict[int, str] = {}
+    for fam in result.families:
+        for cx in (fam.counterexample, *fam.also_failed.values()):
+            if cx is None:
+                continue
+            text = dumps(counterexample_json(cx, result.target, result.config.options, redactor))
+            name, n = file_name(cx), 2
+            while name in files and files[name] != text:
+                name, n = f"{file_name(cx).removesuffix('.json')}-{n}.json", n + 1
+            files[name], names[id(cx)] = text, name
+    return files, names
+
+
+def _family(fam: FamilyResult, names: dict[int, str]) -> dict[str, Any]:
+    points = sorted(set(fam.reached) | set(fam.fired))
+    return {
+        "family": fam.family,
+        "clauses": list(FAMILIES.get(fam.family, ())),
+        "examples": fam.examples,
+        "outcomes": dict(sorted(fam.outcomes.items())),
+        "faults": {p: {"reached": fam.reached[p], "fired": fam.fired[p]} for p in points},
+        "exercised": sorted(fam.exercised),
+        "warnings": dict(sorted(fam.warnings.items())),
+        "counterexample": names[id(fam.counterexample)] if fam.counterexample else None,
+        "also_failed": {c: names[id(cx)] for c, cx in sorted(fam.also_failed.items())},
+    }
+
+
+def build_report(
+    result: SuiteResult,
+    *,
+    started: str | None = None,
+    finished: str | None = None,
+    merged_from: list[dict[str, Any]] | None = None,
+    sign_key: Ed25519PrivateKey | None = None,
+) -> Report:
     from harness import __version__
 
-    cfg = result.config
-    contract = result.contract
+    cfg, contract = result.config, result.contract
+    redactor = Redactor.for_options(cfg.options)
+    files, names = _files(result, redactor)
+    examples = {f.family: f.examples for f in result.families}
+
+    def inline(cx: Counterexample | None) -> dict[str, Any] | None:
+        if cx is None:
+            return None
+        name = names[id(cx)]
+        keep = ("family", "clauses", "shrunk", "plan", "violations")
+        full = counterexample_json(cx, result.target, cfg.options, redactor)
+        return {"file": name, **{k: full[k] for k in keep}}
+
     reached, fired = result.total("reached"), result.total("fired")
-    report: dict[str, Any] = {
+    finished = finished or utc_now()
+    data: dict[str, Any] = {
         "format": REPORT_FORMAT,
         "harness_version": __version__,
         "contract": {"name": contract.name, "version": contract.version, "digest": contract.digest},
-        "target": result.target,
+        "target": {
+            "spec": redactor.text(result.target),
+            "options": redactor.options(cfg.options),
+            "redacted_options": redacted_keys(cfg.options),
+        },
+        "environment": environment(),
+        "started": started or finished,
+        "finished": finished,
         "seed": cfg.seed,
         "examples": cfg.examples,
         "examples_run": sum(f.examples for f in result.families),
         "workers": cfg.workers,
+        "families": [_family(f, names) for f in result.families],
         "verdict": result.verdict,
         "clauses": [
             {
                 "id": c.id,
                 "title": contract.clause(c.id).title,
                 "severity": contract.clause(c.id).severity,
+                "family": contract.clause(c.id).family,
                 "verdict": c.verdict,
-                "counterexample": None
-                if c.counterexample is None
-                else {
-                    "file": file_name(c.counterexample),
-                    **counterexample_json(c.counterexample, result.target, dict(cfg.options)),
-                },
+                "examples": examples.get(contract.clause(c.id).family or "", 0),
+                "counterexample": inline(c.counterexample),
             }
             for c in result.clauses
         ],
@@ -58,42 +160,47 @@ def build_report(result: SuiteResult) -> dict[str, Any]:
         ],
         "outcomes": dict(sorted(result.total("outcomes").items())),
         "faults": {p.name: {"reached": reached[p.name], "fired": fired[p.name]} for p in CATALOGUE},
+        "files": {name: text_digest(text) for name, text in sorted(files.items())},
     }
-    report["digest"] = report_digest(report)
-    errors = validate("report", report)
+    if merged_from is not None:
+        data["merged_from"] = merged_from
+    data["digest"] = report_digest(data)
+    if sign_key is not None:
+        from harness.report.signing import sign
+
+        data["signature"] = sign(data["digest"], sign_key)
+    errors = validate("report", data)
     if errors:  # our own bug, never the target's: fail loudly rather than write a bad report
         raise AssertionError(f"report.json does not match its schema: {errors[0]}")
-    return report
+    return Report(data, files)
 
 
-def write_report(result: SuiteResult, directory: Path) -> Path:
+def save(report: Report, directory: Path) -> Path:
+    """Write report.json, report.html and the counterexample files; return report.json's path."""
+    from harness.report.html_report import render_html
+
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("counterexample-*.json"):
         stale.unlink()  # a report directory describes one run only
-    report = build_report(result)
-    for cx in result.counterexamples:
-        data = counterexample_json(cx, result.target, dict(result.config.options))
-        (directory / file_name(cx)).write_text(
-            json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+    for name, text in report.files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    (directory / "report.html").write_text(render_html(report.data, report.files), encoding="utf-8")
     path = directory / "report.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(dumps(report.data), encoding="utf-8")
     return path
 
 
-def verify_report(path: Path) -> list[str]:
-    """Problems found in a report file; empty when it is intact."""
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return [f"cannot read {str(path)!r} as JSON: {exc}"]
-    if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:
-        return [f"{str(path)!r} is not a harness report (format {REPORT_FORMAT!r})"]
-    schema_errors = validate("report", report)
-    if schema_errors:
-        return [f"does not match the report schema: {e}" for e in schema_errors]
-    if report.get("digest") != report_digest(report):
-        return [
-            "the digest does not match the content: the report was changed after it was written"
-        ]
-    return []
+def write_report(
+    result: SuiteResult,
+    directory: Path,
+    *,
+    started: str | None = None,
+    finished: str | None = None,
+    merged_from: list[dict[str, Any]] | None = None,
+    sign_key: Ed25519PrivateKey | None = None,
+) -> Path:
+    """Build, validate and write the report of a run; return report.json's path."""
+    report = build_report(
+        result, started=started, finished=finished, merged_from=merged_from, sign_key=sign_key
+    )
+    return save(report, directory)

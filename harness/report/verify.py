@@ -1,0 +1,119 @@
+"""`harness verify`: is a report exactly what the harness wrote, and who signed it?
+
+Checks, in order: the file is a report that matches its schema; its digest matches
+its content; its signature (if any) matches the digest, and was made with the key
+given by `--public-key`; the counterexample files beside it match the digests the
+report lists; report.html beside it is what this report renders to.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.contracts import validate
+from harness.report.counterexample import dumps
+from harness.report.json_report import REPORT_FORMAT, report_digest, text_digest
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+
+@dataclass
+class Verification:
+    problems: list[str] = field(default_factory=list)  # any problem: tampered or invalid
+    notes: list[str] = field(default_factory=list)  # what was and was not checked
+
+
+def read_report(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(report, None) or (None, why it is not a report)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        report = json.loads(text)
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read {str(path)!r} as JSON: {exc}"
+    if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:
+        return None, f"{str(path)!r} is not a harness report (format {REPORT_FORMAT!r})"
+    if text != dumps(report):  # whitespace too: a record is kept byte for byte
+        return None, (
+            f"{str(path)!r} is not byte for byte what the harness wrote (was it edited or "
+            "reformatted?); keep report.json exactly as written"
+        )
+    return report, None
+
+
+def _signature(report: dict[str, Any], trusted: Ed25519PublicKey | None, out: Verification) -> None:
+    from harness.report.signing import check
+
+    signature = report.get("signature")
+    if signature is None:
+        if trusted is not None:
+            out.problems.append("the report is not signed, but --public-key was given")
+        else:
+            out.notes.append("not signed")
+        return
+    problems = check(report["digest"], signature, trusted)
+    out.problems += problems
+    if not problems:
+        whose = "the --public-key given" if trusted else "its embedded public key"
+        out.notes.append(f"signature valid: key {signature['fingerprint']} ({whose})")
+        if trusted is None:
+            out.notes.append("pass --public-key to check the signer is who you expect")
+
+
+def _files(report: dict[str, Any], directory: Path, out: Verification) -> dict[str, str] | None:
+    texts: dict[str, str] = {}
+    for name, digest in report["files"].items():
+        path = directory / name
+        if not path.is_file():
+            out.notes.append(f"{name} not found beside the report: not checked")
+            continue
+        texts[name] = path.read_text(encoding="utf-8")
+        if text_digest(texts[name]) != digest:
+            out.problems.append(f"{name} was changed: its digest does not match the report")
+    return texts if len(texts) == len(report["files"]) else None
+
+
+def _html(
+    report: dict[str, Any], files: dict[str, str] | None, path: Path, out: Verification
+) -> None:
+    from harness import __version__
+    from harness.report.html_report import render_html
+
+    if not path.is_file():
+        return
+    if files is None or report["harness_version"] != __version__:
+        out.notes.append("report.html not compared (files missing, or another harness version)")
+        return
+    if path.read_text(encoding="utf-8") != render_html(report, files):
+        out.problems.append("report.html does not match report.json: it was changed")
+    else:
+        out.notes.append("report.html matches report.json")
+
+
+def verify_report(path: Path, public_key: Path | None = None) -> Verification:
+    """Problems found in a report file (empty when intact), and notes on what was checked."""
+    from harness.report.signing import load_public_key
+
+    trusted = load_public_key(public_key) if public_key is not None else None  # bad key: exit 2
+    out = Verification()
+    report, why = read_report(path)
+    if report is None:
+        out.problems.append(str(why))
+        return out
+    schema_errors = validate("report", report)
+    if schema_errors:
+        out.problems += [f"does not match the report schema: {e}" for e in schema_errors]
+        return out
+    if report["digest"] != report_digest(report):
+        out.problems.append(
+            "the digest does not match the content: the report was changed after it was written"
+        )
+        return out
+    _signature(report, trusted, out)
+    files = _files(report, path.parent, out)
+    if not out.problems:
+        _html(report, files, path.parent / "report.html", out)
+    return out
