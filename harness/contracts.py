@@ -34,15 +34,20 @@ SHORT_TYPES = {  # convenient names for `harness validate --type`
 }
 
 
-def contracts_dir() -> Path:
-    """Inside an installed wheel the data sits in the package; in a checkout, beside it."""
+def data_dir(name: str) -> Path:
+    """A shipped data folder (contracts/, scenarios/): inside an installed wheel it sits in
+    the package, in a checkout beside it."""
     here = Path(__file__).resolve().parent
-    for candidate in (here / "_data" / "contracts", here.parent / "contracts"):
+    for candidate in (here / "_data" / name, here.parent / name):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(
-        "the contracts/ folder is missing from this installation; reinstall the harness package"
+        f"the {name}/ folder is missing from this installation; reinstall the harness package"
     )
+
+
+def contracts_dir() -> Path:
+    return data_dir("contracts")
 
 
 @dataclass(frozen=True)

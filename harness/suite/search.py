@@ -14,6 +14,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 
 from harness.checker.clauses import CheckResult, check
 from harness.components.protocols import CaseSystemFactory
@@ -57,6 +58,17 @@ class FamilyResult:
     counterexample: Counterexample | None = None
     # Clauses broken by some example but not by the shrunk one: the smallest such example.
     also_failed: dict[str, Counterexample] = field(default_factory=dict)
+    lines: list[Any] = field(default_factory=list)  # scenarios: one ReportLine per report
+    problems: list[str] = field(default_factory=list)  # scenarios: expectations not met
+
+    def add_run(self, reached: dict[str, int], fired: dict[str, int], result: CheckResult) -> None:
+        """Count one simulated run into the totals."""
+        self.examples += 1
+        self.outcomes.update(o.value for o in result.outcomes.values())
+        self.reached.update(reached)
+        self.fired.update(fired)
+        self.exercised |= result.exercised
+        self.warnings.update(w.clause for w in result.warnings)
 
     @property
     def failed(self) -> set[str]:
@@ -80,9 +92,31 @@ def search_family(
 ) -> FamilyResult:
     if family not in FAMILIES:
         raise ValueError(f"unknown clause family {family!r}; known: {', '.join(FAMILIES)}")
-    own = set(FAMILIES[family])
-    out = FamilyResult(family)
-    failures: list[Counterexample] = []  # the family's failing examples, shrinking included
+    strategy = plans(invalid=family == "rejection", always=AIMED_AT.get(family, ()))
+    return search(
+        family,
+        strategy,
+        set(FAMILIES[family]),
+        factory,
+        seed=family_seed(seed, family),
+        examples=examples,
+        options=options,
+    )
+
+
+def search(
+    label: str,
+    strategy: st.SearchStrategy[Plan],
+    clauses: set[str],
+    factory: CaseSystemFactory,
+    *,
+    seed: int,
+    examples: int,
+    options: dict[str, str] | None = None,
+) -> FamilyResult:
+    """Search `strategy` for a plan breaking any of `clauses`, and shrink it."""
+    out = FamilyResult(label)
+    failures: list[Counterexample] = []  # the failing examples, shrinking included
     seen: dict[str, Counterexample] = {}  # every clause broken while searching: smallest example
     searching = True  # False once Hypothesis found a failure and is shrinking
     hung = False
@@ -94,17 +128,12 @@ def search_family(
         run = simulate(plan, factory, options=options)
         result = check(run.history)
         if searching:
-            out.examples += 1
-            out.outcomes.update(o.value for o in result.outcomes.values())
-            out.reached.update(run.reached)
-            out.fired.update(run.fired)
-            out.exercised |= result.exercised
-            out.warnings.update(w.clause for w in result.warnings)
+            out.add_run(run.reached, run.fired, result)
             for clause in result.failed:
                 known = seen.get(clause)
                 if known is None or plan.size < known.plan.size:
                     seen[clause] = Counterexample(
-                        family, plan, sorted(result.failed), result, run.history, shrunk=False
+                        label, plan, sorted(result.failed), result, run.history, shrunk=False
                     )
         if run.hung:
             hung = True
@@ -112,10 +141,10 @@ def search_family(
         # Steer toward plans whose faults actually fire (a fault aimed at an
         # occurrence the run never reaches tests nothing).
         target(float(sum(run.fired.values())), label="faults fired")
-        broken = sorted(result.failed & own)
+        broken = sorted(result.failed & clauses)
         if broken:
             searching = False
-            failures.append(Counterexample(family, plan, broken, result, run.history))
+            failures.append(Counterexample(label, plan, broken, result, run.history))
             raise _Violated(", ".join(broken))
 
     prop = settings(
@@ -126,11 +155,7 @@ def search_family(
         report_multiple_bugs=False,
         phases=(Phase.generate, Phase.shrink),
         print_blob=False,
-    )(
-        hypothesis_seed(family_seed(seed, family))(
-            given(plans(invalid=family == "rejection", always=AIMED_AT.get(family, ())))(run_plan)
-        )
-    )
+    )(hypothesis_seed(seed)(given(strategy)(run_plan)))
     with without_local_constants(), contextlib.suppress(_Violated):
         prop()
     if failures:

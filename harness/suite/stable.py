@@ -26,7 +26,7 @@ def without_local_constants() -> Iterator[None]:
     module: Any = providers
     original = getattr(module, "_get_local_constants", None)
     constants = getattr(module, "Constants", None)
-    cache = getattr(getattr(module, "CONSTANTS_CACHE", None), "cache", None)
+    cache: Any = getattr(getattr(module, "CONSTANTS_CACHE", None), "cache", None)
     if original is None or constants is None or not hasattr(cache, "clear"):
         yield  # pragma: no cover - a Hypothesis without local constants
         return

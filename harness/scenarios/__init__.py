@@ -1,0 +1,1 @@
+"""Scenarios as data: named workloads and fault schedules in TOML files."""
