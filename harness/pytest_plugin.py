@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from harness.suite.search import FamilyResult
+    from harness.suite.search import Counterexample, FamilyResult
     from harness.target import Target
 
 _RESULTS = pytest.StashKey[dict[str, "FamilyResult"]]()
 _SETTINGS = pytest.StashKey[dict[str, Any]]()
+_CURRENT = pytest.StashKey[tuple[str | None, dict[str, str]]]()  # the running test's marker
 _WORKEROUTPUT_KEY = "harness_families"
 
 
@@ -125,6 +126,11 @@ def pytest_configure(config: pytest.Config) -> None:
     }
     config.stash[_SETTINGS] = settings
     config.stash[_RESULTS] = {}
+    config.stash[_CURRENT] = (None, {})
+    if settings["target"]:
+        from harness.target import load_target
+
+        _load(config, settings["target"], settings["options"], load_target)  # fail fast, exit 4
 
 
 def _suite_only(config: pytest.Config) -> bool:
@@ -179,16 +185,28 @@ class ClauseFamilyItem(pytest.Item):
             self.user_properties.append((clause, verdict))
         for clause in sorted(result.failed - set(FAMILIES[self.name])):
             self.user_properties.append((clause, "fail"))  # broken by this family's examples
-        if result.failed:
+        # Clauses of other families that this family's examples broke fail here too, so
+        # that pytest finds exactly what `harness run` finds, each with its timeline.
+        failed = sorted(result.failed)
+        if failed:
             lines = [
-                f"clauses violated: {', '.join(sorted(result.failed))} "
+                f"clauses violated: {', '.join(failed)} "
                 f"(seed {settings['seed'] or 0}, {result.examples} examples)"
             ]
-            cx = result.counterexample
-            if cx is not None:
+            shown: list[Counterexample] = []
+            for clause in failed:
+                cx = (
+                    result.counterexample
+                    if result.counterexample and clause in result.counterexample.clauses
+                    else result.also_failed.get(clause)
+                )
+                if cx is None or any(cx is seen for seen in shown):
+                    continue
+                shown.append(cx)
+                how = "shrunk" if cx.shrunk else "not shrunk"
                 lines.append(
-                    f"counterexample (reports: {len(cx.plan.reports)}, "
-                    f"faults: {len(cx.plan.faults)}):"
+                    f"counterexample for {', '.join(cx.clauses)} ({how}; reports: "
+                    f"{len(cx.plan.reports)}, faults: {len(cx.plan.faults)}):"
                 )
                 lines += ["  " + ln for ln in render(cx.history.events, cx.check.violations)]
             raise ContractFailure("\n".join(lines))
@@ -213,6 +231,7 @@ def _load(
         raise pytest.UsageError(str(exc)) from None
 
 
+@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect, so they apply to these items too
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
@@ -220,7 +239,12 @@ def pytest_collection_modifyitems(
         suite = ContractSuite.from_parent(
             session, name="harness-contract", nodeid="harness-contract"
         )
-        items.extend(suite.collect())
+        collected = suite.collect()
+        # Report them as collected, so the terminal counts them like any test.
+        config.hook.pytest_collectreport(
+            report=pytest.CollectReport(suite.nodeid, "passed", None, list(collected))
+        )
+        items.extend(collected)
 
 
 # -- xdist: workers send results, the controller merges and writes once --------
@@ -273,26 +297,47 @@ def _write_report(config: pytest.Config) -> None:
 
 
 # -- fixtures for property tests of one's own -----------------------------------
+def _marked(item: pytest.Item, settings: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    marker = item.get_closest_marker("harness")
+    if marker is None:
+        return settings["target"], dict(settings["options"])
+    return marker.kwargs.get("target") or settings["target"], dict(marker.kwargs.get("options", {}))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.config.stash[_CURRENT] = _marked(item, item.config.stash[_SETTINGS])
+
+
 @pytest.fixture
 def harness_target(request: pytest.FixtureRequest) -> Target:
     """The case-system target: the `harness` marker's, else --harness-target, else the reference."""
     from harness.target import load_target
 
-    marker = request.node.get_closest_marker("harness")
-    settings = request.config.stash[_SETTINGS]
-    spec = marker.kwargs.get("target") if marker else None
-    options = dict(marker.kwargs.get("options", {})) if marker else settings["options"]
-    return _load(request.config, spec or settings["target"], options, load_target)
+    spec, options = _marked(request.node, request.config.stash[_SETTINGS])
+    return _load(request.config, spec, options, load_target)
 
 
-@pytest.fixture
-def harness_simulate(harness_target: Target) -> Iterator[Callable[..., Any]]:
-    """simulate(plan) -> (RunResult, CheckResult) against the target of this test."""
+@pytest.fixture(scope="session")
+def harness_simulate(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """simulate(plan) -> (RunResult, CheckResult) against the running test's target.
+
+    Session-scoped, so Hypothesis' @given tests may use it; the target is looked up
+    when it is called, from the running test's `harness` marker (else
+    --harness-target, else the reference), with that marker's options.
+    """
     from harness.checker.clauses import check
     from harness.engine.world import simulate
+    from harness.target import load_target
+
+    config = request.config
+    loaded: dict[tuple[str | None, str], Target] = {}
 
     def run(plan: Any) -> Any:
-        result = simulate(plan, harness_target.factory)
+        spec, options = config.stash[_CURRENT]
+        key = (spec, json.dumps(options, sort_keys=True))
+        if key not in loaded:
+            loaded[key] = _load(config, spec, options, load_target)
+        result = simulate(plan, loaded[key].factory, options=options)
         return result, check(result.history)
 
     yield run
