@@ -88,7 +88,10 @@ def _html(
         out.notes.append("report.html not compared (files missing, or another harness version)")
         return
     if path.read_text(encoding="utf-8") != render_html(report, files):
-        out.problems.append("report.html does not match report.json: it was changed")
+        out.problems.append(
+            "report.html does not match report.json: it was changed (or it was written by "
+            f"a different build of harness {__version__})"
+        )
     else:
         out.notes.append("report.html matches report.json")
 
