@@ -1,4 +1,4 @@
-"""Every bundled example meets its EXPECTS under the default budget: no false pass, no false fail."""
+"""Every bundled example meets its EXPECTS under the default budget: no false pass or fail."""
 
 from __future__ import annotations
 
