@@ -128,12 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
         "shards run with the same seed merge with `harness merge`",
     )
     run.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME_OR_PATH",
+        help="run a scenario (a bundled name, see `harness scenarios`, or a .toml file) "
+        "instead of the clause families; repeatable",
+    )
+    run.add_argument(
         "--sign-key",
         type=Path,
         default=None,
         metavar="KEY",
         help="sign report.json with this Ed25519 private key (PEM; see `harness keygen`)",
     )
+    sub.add_parser("scenarios", help="list the bundled scenarios")
     rep = sub.add_parser("replay", help="replay a counterexample file and print its timeline")
     rep.add_argument("file", type=Path)
     rep.add_argument(
@@ -174,8 +183,27 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         options=dict(args.target_option),
         families=args.families or tuple(FAMILIES),
+        scenarios=tuple(args.scenario),
     )
+    if args.scenario and args.families:
+        raise UsageError(
+            "--scenario and --families do not combine: a scenario checks every "
+            "clause; give one or the other"
+        )
     return run_and_report(config, args.report, args.sign_key)
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from harness.scenarios.model import bundled, load
+
+    for name in bundled():
+        scenario = load(name)
+        print(f"{name:<20} {scenario.description}")
+    print(
+        "\nrun one: harness run --scenario NAME [--target SPEC]; "
+        "or give the path of a .toml file of your own"
+    )
+    return EXIT_PASS
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -212,7 +240,8 @@ def _validate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handler = {"run": _run, "replay": _replay, "validate": _validate}.get(args.command)
+        handlers = {"run": _run, "replay": _replay, "validate": _validate, "scenarios": _scenarios}
+        handler = handlers.get(args.command)
         return handler(args) if handler else int(args.handler(args))
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)

@@ -132,3 +132,83 @@ def test_the_scenario_schema_knows_every_point_profile_and_defect() -> None:
     assert set(generate["data"]["items"]["enum"]) == {"plain", *DATA_PROFILES}
     report = props["workload"]["properties"]["reports"]["items"]["properties"]
     assert set(report["defect"]["enum"]) == set(DEFECTS)
+
+
+# -- the command line ----------------------------------------------------------------
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from harness.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_bergen_with_familia_exits_1_and_lists_the_21_lost_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(
+        capsys, "run", "--scenario", "bergen-2023", "--target", FAMILIA, "--report", str(tmp_path)
+    )
+    assert code == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["outcomes"]["LOST"] == 21
+    lost = [line for line in out.splitlines() if line.strip().startswith("LOST ")]
+    assert len(lost) == 21
+    assert "2021-02-25T13:03:46" in lost[0] and "Bergenhus/Årstad" in lost[0]
+    assert "2023-05-02T14:27:22" in lost[-1] and "Fyllingsdalen/Laksevåg" in lost[-1]
+    sent = [r["sent"] for r in report["scenarios"][0]["reports"]]
+    assert sent == sorted(sent) and len(set(sent)) == 21
+
+
+def test_cli_bergen_with_the_reference_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(capsys, "run", "--scenario", "bergen-2023", "--report", str(tmp_path))
+    assert code == 0, out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["outcomes"] == {"FALLBACK": 21}
+    assert all(c["verdict"] != "fail" for c in report["clauses"])
+    assert report["scenarios"][0]["problems"] == []
+
+
+def test_cli_unknown_fault_in_a_scenario_file_exits_2_naming_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text(MINIMAL.replace("crash.after_commit", "crash.after_comit"), encoding="utf-8")
+    code, out, err = cli(capsys, "run", "--scenario", str(path), "--report", str(tmp_path / "r"))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1
+    assert str(path) in err and "faults.plan[0].point" in err and "'case_system.crash" in err
+
+
+def test_cli_runs_a_dropped_in_scenario_and_lists_the_bundled_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(MINIMAL, encoding="utf-8")
+    code, out, _ = cli(capsys, "run", "--scenario", str(path), "--report", str(tmp_path / "r"))
+    assert code == 0, out
+    assert "scenario:tiny: STORED 2" in out
+    code, out, _ = cli(capsys, "scenarios")
+    assert code == 0
+    assert [ln.split()[0] for ln in out.splitlines()[: len(bundled())]] == sorted(bundled())
+
+
+def test_cli_an_unmet_expectation_fails_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "wrong.toml"
+    path.write_text(MINIMAL + "[expect]\noutcomes = { STORED = 3 }\n", encoding="utf-8")
+    code, out, _ = cli(capsys, "run", "--scenario", str(path), "--report", str(tmp_path / "r"))
+    assert code == 1
+    assert "expectation not met: scenario tiny: expected STORED = 3, got 2" in out
+
+
+def test_cli_replays_a_scenario_counterexample(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "run", "--scenario", "bergen-2023", "--target", FAMILIA, "--report", str(tmp_path))
+    (file,) = tmp_path.glob("counterexample-*.json")
+    code, out, _ = cli(capsys, "replay", str(file))
+    assert code == 1 and "verdict: FAIL (SOR-1, SOR-2)" in out

@@ -36,32 +36,41 @@ def _finish(
 
     path = write_report(result, directory, sign_key=key, **extra)
     print("\n".join(summary(result, path)))
-    return EXIT_FAIL if result.failed else EXIT_PASS
+    return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 
 def run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) -> int:
     from harness.report.json_report import utc_now
     from harness.report.redact import Redactor
     from harness.report.terminal import progress_line
+    from harness.scenarios.model import load as load_scenario
     from harness.suite.run import run_suite
     from harness.suite.search import FamilyResult
     from harness.target import load_target
 
     key = _sign_key(sign_key)
     redactor = Redactor.for_options(config.options)
-    try:  # a bad target is one line on stderr, before anything else is printed
+    try:  # a bad target or scenario is one line on stderr, before anything else is printed
         load_target(config.target, config.options)
+        for name in config.scenarios:
+            load_scenario(name)
     except UsageError as exc:  # its message may quote an option's secret
         raise UsageError(redactor.text(str(exc))) from None
-    total, done = len(config.families), []
+    units = config.units
+    total, done = len(units), []
 
     def progress(fam: FamilyResult) -> None:
         done.append(fam.family)
         print(redactor.text(progress_line(fam, len(done), total)), file=sys.stderr, flush=True)
 
+    what = (
+        f"{total} scenario{'s' * (total != 1)} ({', '.join(config.scenarios)})"
+        if config.scenarios
+        else f"{total} clause famil{'ies' if total != 1 else 'y'} ({', '.join(units)}), "
+        f"{config.examples} examples each"
+    )
     print(
-        f"harness: running {total} clause famil{'ies' if total != 1 else 'y'} "
-        f"({', '.join(config.families)}), {config.examples} examples each, seed {config.seed}, "
+        f"harness: running {what}, seed {config.seed}, "
         f"{config.workers} worker{'s' * (config.workers != 1)}",
         file=sys.stderr,
         flush=True,

@@ -53,7 +53,8 @@ def dumps(data: Mapping[str, Any]) -> str:
 
 
 def file_name(cx: Counterexample) -> str:
-    return f"counterexample-{cx.family}-{'-'.join(cx.clauses)}.json"
+    family = cx.family.replace(":", "-")  # scenario:NAME; a colon is no file name on Windows
+    return f"counterexample-{family}-{'-'.join(cx.clauses)}.json"
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -164,6 +164,8 @@ def build_report(
     }
     if merged_from is not None:
         data["merged_from"] = merged_from
+    if cfg.scenarios:
+        data["scenarios"] = [_scenario(f, redactor) for f in result.families]
     data["digest"] = report_digest(data)
     if sign_key is not None:
         from harness.report.signing import sign
@@ -173,6 +175,19 @@ def build_report(
     if errors:  # our own bug, never the target's: fail loudly rather than write a bad report
         raise AssertionError(f"report.json does not match its schema: {errors[0]}")
     return Report(data, files)
+
+
+def _scenario(fam: FamilyResult, redactor: Redactor) -> dict[str, Any]:
+    """A scenario's own section: every report as a person looks it up, and its expectations."""
+    return {
+        "name": fam.family.removeprefix("scenario:"),
+        "verdict": "fail" if fam.failed or fam.problems else "pass",
+        "problems": [redactor.text(p) for p in fam.problems],
+        "reports": [
+            {"index": ln.index, "sent": ln.sent, "district": ln.district, "outcome": ln.outcome}
+            for ln in fam.lines
+        ],
+    }
 
 
 def save(report: Report, directory: Path) -> Path:

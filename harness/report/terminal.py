@@ -22,6 +22,25 @@ def progress_line(fam: FamilyResult, done: int, total: int) -> str:
     )
 
 
+def _scenario_lines(result: SuiteResult) -> list[str]:
+    """Per scenario: its outcomes, every report that did not end legally, unmet expectations."""
+    lines: list[str] = []
+    for fam in result.families:
+        if not fam.lines:
+            continue
+        counts: dict[str, int] = {}
+        for ln in fam.lines:
+            counts[ln.outcome] = counts.get(ln.outcome, 0) + 1
+        lines += ["", f"{fam.family}: " + " · ".join(f"{k} {v}" for k, v in sorted(counts.items()))]
+        bad = [ln for ln in fam.lines if ln.outcome not in ("STORED", "FALLBACK", "REJECTED")]
+        for ln in bad:
+            lines.append(
+                f"  {ln.outcome:<11} {ln.sent:<20} {ln.district or '-':<24} report #{ln.index}"
+            )
+        lines += [f"  expectation not met: {p}" for p in fam.problems]
+    return lines
+
+
 def summary(
     result: SuiteResult, report_path: Path | None, redactor: Redactor | None = None
 ) -> list[str]:
@@ -39,9 +58,13 @@ def summary(
     if cfg.options:
         options = redactor.options(cfg.options)
         lines.append("target options: " + " ".join(f"{k}={v}" for k, v in options.items()))
+    runs = sum(f.examples for f in result.families)
     lines += [
-        f"examples: {cfg.examples} per family x {len(result.families)} families "
-        f"({families}; {sum(f.examples for f in result.families)} run), workers {cfg.workers}",
+        f"scenarios: {', '.join(cfg.scenarios)} ({runs} run{'s' * (runs != 1)}), "
+        f"workers {cfg.workers}"
+        if cfg.scenarios
+        else f"examples: {cfg.examples} per family x {len(result.families)} families "
+        f"({families}; {runs} run), workers {cfg.workers}",
         "",
         f"{'clause':<7} {'verdict':<14} title",
     ]
@@ -67,7 +90,7 @@ def summary(
         if file_name(cx) in shown:
             continue  # the same example, recorded for two clauses
         shown.add(file_name(cx))
-        n_rep, n_fault = len(cx.plan.reports), len(cx.plan.faults)
+        n_rep, n_fault = len(cx.plan.reports), len(cx.plan.faults) + len(cx.plan.windows)
         how = "shrunk to" if cx.shrunk else "not shrunk:"
         lines += [
             "",
@@ -83,8 +106,10 @@ def summary(
                 if v != cfg.options[k]
             )
             lines.append(f"replay: harness replay {report_path.parent / file_name(cx)}{again}")
+    lines += _scenario_lines(result)
     lines.append("")
-    verdict = f"FAIL ({', '.join(result.failed)})" if result.failed else "PASS"
+    broken = [*result.failed, *(["scenario expectations"] if result.problems else [])]
+    verdict = f"FAIL ({', '.join(broken)})" if broken else "PASS"
     where = f" · report: {report_path}" if report_path is not None else ""
     lines.append(f"verdict: {verdict}{where}")
     if report_path is not None:

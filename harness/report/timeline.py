@@ -36,9 +36,26 @@ def _describe(e: Event) -> str:
     return " ".join([e.kind, *parts])
 
 
-def render(events: list[Event], violations: list[Violation]) -> list[str]:
-    """Lines of `time  component  report  event`, with the line where the contract broke marked."""
+def render(
+    events: list[Event], violations: list[Violation], most_reports: int | None = 3
+) -> list[str]:
+    """Lines of `time  component  report  event`, with the line where the contract broke marked.
+
+    With `most_reports`, a run of more reports than that (a scenario's, say) shows
+    only the first violated report's events, and says how much it left out.
+    """
     labels = _labels(events)
+    if most_reports is not None and len(labels) > most_reports and violations:
+        focus = violations[0].key
+        kept = [v for v in violations if v.key == focus]
+        shown = render([e for e in events if e.report in (focus, None)], kept, None)
+        others = len({v.key for v in violations} - {focus})
+        return [
+            *shown,
+            f"{'':>16}  (only {labels.get(focus or '', 'one report')} of "
+            f"{len(labels)} reports shown; {others} other report(s) broke "
+            "the contract too)",
+        ]
     marks: dict[int, list[Violation]] = {}
     for v in violations:
         at = v.event

@@ -9,6 +9,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from harness.contracts import Contract, load_contract
+from harness.scenarios.model import load as load_scenario
+from harness.scenarios.runner import run_scenario
 from harness.suite.search import (
     DEFAULT_EXAMPLES,
     FAMILIES,
@@ -16,7 +18,9 @@ from harness.suite.search import (
     FamilyResult,
     search_family,
 )
-from harness.target import load_target
+from harness.target import REFERENCE_SPEC, load_target
+
+SCENARIO_PREFIX = "scenario:"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,14 @@ class SuiteConfig:
     workers: int = 1
     options: Mapping[str, str] = field(default_factory=dict)
     families: Sequence[str] = tuple(FAMILIES)
+    scenarios: Sequence[str] = ()  # names or paths; when given, they run instead of families
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """What the run consists of: clause families, or `scenario:NAME_OR_PATH` entries."""
+        if self.scenarios:
+            return tuple(f"{SCENARIO_PREFIX}{s}" for s in self.scenarios)
+        return tuple(self.families)
 
 
 @dataclass(frozen=True)
@@ -69,8 +81,13 @@ class SuiteResult:
         return [c.id for c in self.clauses if c.verdict == "fail"]
 
     @property
+    def problems(self) -> list[str]:
+        """Scenario expectations that were not met."""
+        return [p for f in self.families for p in f.problems]
+
+    @property
     def verdict(self) -> str:
-        return "fail" if self.failed else "pass"
+        return "fail" if self.failed or self.problems else "pass"
 
     def total(self, attr: str) -> Counter[str]:
         total: Counter[str] = Counter()
@@ -89,6 +106,14 @@ class SuiteResult:
 
 def _search_one(family: str, config: SuiteConfig) -> FamilyResult:
     target = load_target(config.target, config.options)
+    if family.startswith(SCENARIO_PREFIX):
+        scenario = load_scenario(family.removeprefix(SCENARIO_PREFIX))
+        return run_scenario(
+            scenario,
+            target.factory,
+            reference=target.spec == REFERENCE_SPEC,
+            options=dict(config.options),
+        )
     return search_family(
         family,
         target.factory,
@@ -103,9 +128,12 @@ def run_suite(
 ) -> SuiteResult:
     """Every family of `config`; `progress` is called as each one finishes (in any order)."""
     target = load_target(config.target, config.options)  # fails fast, before any worker starts
+    for name in config.scenarios:
+        load_scenario(name)  # a bad scenario file is exit 2 before anything runs
+    units = config.units
     done: dict[str, FamilyResult] = {}
     if config.workers <= 1:
-        for family in config.families:
+        for family in units:
             done[family] = _search_one(family, config)
             if progress:
                 progress(done[family])
@@ -113,11 +141,11 @@ def run_suite(
         # spawn: each worker imports the target afresh, with nothing inherited by accident.
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(config.workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_search_one, f, config) for f in config.families]
+            futures = {pool.submit(_search_one, f, config): f for f in units}
             for future in as_completed(futures):
                 result = future.result()
-                done[result.family] = result
+                done[futures[future]] = result
                 if progress:
                     progress(result)
-    results = [done[f] for f in config.families]  # the config's order, however they finished
+    results = [done[f] for f in units]  # the config's order, however they finished
     return SuiteResult(config, target.spec, results, load_contract(), target.expects)
