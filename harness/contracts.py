@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
@@ -156,8 +157,51 @@ def _error(err: ValidationError) -> SchemaError:
     return SchemaError(path, str(err.validator), err.message)
 
 
+def _inline(node: Any, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> Any:
+    """The schema with every `$ref` replaced by what it points at (ours never recurse)."""
+    if isinstance(node, list):
+        return [_inline(v, doc, docs) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        uri, _, pointer = node["$ref"].partition("#")
+        target = docs[uri] if uri else doc
+        for part in filter(None, pointer.split("/")):
+            target = target[part]
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        merged = {**_inline(target, docs[uri] if uri else doc, docs), **rest}
+        return (
+            merged
+            if not rest
+            else {"allOf": [_inline(target, doc, docs), _inline(rest, doc, docs)]}
+        )
+    skip = ("$defs", "$id", "$schema", "description", "title")
+    return {k: _inline(v, doc, docs) for k, v in node.items() if k not in skip}
+
+
+@cache
+def _fast_check(kind: str) -> Callable[[Any], Any]:
+    """A compiled yes/no check (fastjsonschema, ~40x faster than the full validator).
+
+    Valid payloads, nearly all of a run, stop here; an invalid one goes on to the
+    full validator, whose errors name the path and the rule. Our schemas use only
+    keywords that mean the same in draft 7, which the compiler speaks.
+    """
+    index, _, by_file = _schemas()
+    docs = {schema["$id"]: schema for schema in by_file.values()}
+    schema = by_file[index[kind]]
+    flat = _inline(schema, schema, docs)
+    flat["$schema"] = "http://json-schema.org/draft-07/schema#"
+    return cast(Callable[[Any], Any], fastjsonschema.compile(flat))
+
+
 def validate(kind: str, instance: Any) -> list[SchemaError]:
     """Every schema error in `instance`, in document order."""
+    try:
+        _fast_check(kind)(instance)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass  # invalid: the full validator says where and why
     errors = validator(kind).iter_errors(instance)
     return sorted((_error(e) for e in errors), key=lambda e: (e.path, e.rule))
 

@@ -163,8 +163,11 @@ class Injector:
             raise KeyError(f"injection point {point!r} is not in the catalogue")
         n = self.reached[point]
         self.reached[point] = n + 1
-        if any(n in occurrences for occurrences in self._armed.get(point, ())) or any(
-            self._now() in span for span in self._windows.get(point, ())
+        armed, windows = self._armed.get(point), self._windows.get(point)
+        if armed is None and windows is None:
+            return False  # the common case: nothing planned here
+        if (armed and any(n in occurrences for occurrences in armed)) or (
+            windows and any(self._now() in span for span in windows)
         ):
             self.fired[point] += 1
             return True

@@ -9,18 +9,10 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 SECOND = 1_000  # virtual time is counted in whole milliseconds
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
-
-
-@dataclass(order=True)
-class _Scheduled:
-    at: int
-    seq: int
-    action: Callable[[], None] = field(compare=False)
 
 
 class EventLoop:
@@ -29,7 +21,8 @@ class EventLoop:
     def __init__(self, seed: int) -> None:
         self.now = 0
         self.rng = random.Random(seed)
-        self._queue: list[_Scheduled] = []
+        # (at, seq, action): tuples compare in C; seq breaks ties in scheduling order
+        self._queue: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = 0
         self.steps = 0
         self.stopped = False
@@ -38,7 +31,7 @@ class EventLoop:
         if self.stopped:
             return  # an abandoned run schedules nothing more
         self._seq += 1
-        heapq.heappush(self._queue, _Scheduled(max(at, self.now), self._seq, action))
+        heapq.heappush(self._queue, (max(at, self.now), self._seq, action))
 
     def call_later(self, delay: int, action: Callable[[], None]) -> None:
         self.call_at(self.now + delay, action)
@@ -52,10 +45,10 @@ class EventLoop:
         while self._queue:
             if self.steps >= max_steps:
                 return False
-            item = heapq.heappop(self._queue)
-            self.now = max(self.now, item.at)
+            at, _, action = heapq.heappop(self._queue)
+            self.now = max(self.now, at)
             self.steps += 1
-            item.action()
+            action()
         return True
 
     def stop(self) -> None:

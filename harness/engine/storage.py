@@ -139,6 +139,8 @@ class Storage:
         self.path = self.directory / "case_system.sqlite3"
         self.hooks: StorageHooks = _NoHooks()
         self._open: list[sqlite3.Connection] = []
+        self._spare: list[sqlite3.Connection] = []  # idle connections of this storage's views
+        self._reuse = False
         boot = sqlite3.connect(self.path)
         # No fsync: a simulated crash kills the component, not the machine, so what is
         # committed survives it anyway; syncing would only make every run slower.
@@ -155,22 +157,35 @@ class Storage:
         other.path = self.path
         other.hooks = _NoHooks()
         other._open = []
+        other._spare = self._spare  # a view's connections go back to its owner's spares
+        other._reuse = True
         return other
 
     def connect(self) -> Connection:
-        # timeout=0: a lock conflict fails at once instead of waiting on the wall clock.
-        raw = sqlite3.connect(self.path, timeout=0)
-        raw.execute("PRAGMA synchronous=OFF")
+        if self._reuse and self._spare:
+            raw = self._spare.pop()  # a clean connection: opening one costs more than a probe
+        else:
+            # timeout=0: a lock conflict fails at once instead of waiting on the wall clock.
+            raw = sqlite3.connect(self.path, timeout=0)
+            raw.execute("PRAGMA synchronous=OFF")
         self._open.append(raw)
         return Connection(raw, self)
 
     def close_all(self) -> None:
-        """What a process crash does: every connection closes, uncommitted work is lost."""
+        """What a process crash does: every connection closes, uncommitted work is lost.
+        A view's connections are rolled back and kept for the next view instead."""
         for raw in self._open:
-            raw.close()
+            if self._reuse:
+                raw.rollback()
+                self._spare.append(raw)
+            else:
+                raw.close()
         self._open.clear()
 
     def destroy(self) -> None:
         self.close_all()
+        for raw in self._spare:
+            raw.close()
+        self._spare.clear()
         if self._own_dir:
             shutil.rmtree(self.directory, ignore_errors=True)

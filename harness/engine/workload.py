@@ -186,7 +186,7 @@ def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
         body["kommunenummer"] = 4601
     elif spec.defect == "unknown_type":
         meldingstype = "no.ks.fiks.bekymringsmelding.ukjent.v9"
-    raw = json.dumps(body, ensure_ascii=False, indent=2).encode()
+    raw = json.dumps(body, ensure_ascii=False).encode()  # no indent: the C encoder, 10x faster
     if spec.defect == "not_json":
         raw = raw[: len(raw) // 2]
     elif spec.defect == "invalid_utf8":
