@@ -212,3 +212,13 @@ def test_cli_replays_a_scenario_counterexample(
     (file,) = tmp_path.glob("counterexample-*.json")
     code, out, _ = cli(capsys, "replay", str(file))
     assert code == 1 and "verdict: FAIL (SOR-1, SOR-2)" in out
+
+
+def test_the_worked_example_in_the_docs_runs_and_meets_its_expectations(tmp_path: Path) -> None:
+    text = (REPO / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    block = text.split("## A worked example", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    path = tmp_path / "night-batch.toml"
+    path.write_text(block, encoding="utf-8")
+    result = run(str(path))
+    assert result.problems == [] and result.failed == set()
+    assert sum(result.outcomes.values()) >= 40
