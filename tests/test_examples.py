@@ -25,3 +25,13 @@ def test_reference_passes_every_clause() -> None:
     result = run_suite(SuiteConfig(target=REFERENCE_SPEC, seed=11))
     assert result.failed == []
     assert [c.verdict for c in result.clauses] == ["pass"] * 8
+
+
+def test_the_adapter_in_the_readme_passes_the_suite(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Plugging in your case system", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    path = tmp_path / "my_adapter.py"
+    path.write_text(code, encoding="utf-8")
+    result = run_suite(SuiteConfig(target=f"{path}:make_case_system"))
+    assert result.failed == []
