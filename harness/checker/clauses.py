@@ -135,37 +135,53 @@ def _exercised(r: ReportFacts) -> set[str]:
     return found
 
 
+def judge_report(key: str, r: ReportFacts, facts: Facts, bound: int) -> CheckResult | None:
+    """One report's outcome, violations and warning; None for events about an id that
+    nobody submitted and nothing stored (noise)."""
+    outcome = outcome_of(r)
+    if outcome is None:
+        return None
+    result = CheckResult({key: outcome}, exercised=_exercised(r))
+    for clause, t, message, event in _judge(r, facts, bound):
+        if event is None:
+            event = r.terminal_event if t == r.terminal_at else facts.end_event
+        result.violations.append(Violation(clause, r.label, t, message, key, event))
+    if outcome is Outcome.STORED and r.fallback_trigger is not None:
+        end = r.terminal_at if r.terminal_at is not None else facts.end_at
+        result.warnings.append(
+            Violation("W-1", r.label, end, "delivered twice: stored and also printed", key)
+        )
+    return result
+
+
+def unreadable_records(facts: Facts) -> Violation | None:
+    if facts.reconcile_failed is None:
+        return None
+    detail = facts.reconcile_failed or "no detail given"
+    return Violation(
+        "SOR-1",
+        "all reports",
+        facts.end_at,
+        f"the case system's records could not be read: {detail}",
+        None,
+        facts.end_event,
+    )
+
+
 def check(events: Iterable[Event], resolution_bound: int | None = None) -> CheckResult:
     bound = default_resolution_bound() if resolution_bound is None else resolution_bound
     facts = gather(events)
     result = CheckResult()
     for key, r in facts.reports.items():
-        outcome = outcome_of(r)
-        if outcome is None:
-            continue  # events about an id nobody submitted and nothing stored: noise
-        result.outcomes[key] = outcome
-        result.exercised |= _exercised(r)
-        for clause, t, message, event in _judge(r, facts, bound):
-            if event is None:
-                event = r.terminal_event if t == r.terminal_at else facts.end_event
-            result.violations.append(Violation(clause, r.label, t, message, key, event))
-        if outcome is Outcome.STORED and r.fallback_trigger is not None:
-            end = r.terminal_at if r.terminal_at is not None else facts.end_at
-            result.warnings.append(
-                Violation("W-1", r.label, end, "delivered twice: stored and also printed", key)
-            )
-    if facts.reconcile_failed is not None:
-        detail = facts.reconcile_failed or "no detail given"
-        result.violations.append(
-            Violation(
-                "SOR-1",
-                "all reports",
-                facts.end_at,
-                f"the case system's records could not be read: {detail}",
-                None,
-                facts.end_event,
-            )
-        )
+        one = judge_report(key, r, facts, bound)
+        if one is not None:
+            result.outcomes.update(one.outcomes)
+            result.exercised |= one.exercised
+            result.violations += one.violations
+            result.warnings += one.warnings
+    unreadable = unreadable_records(facts)
+    if unreadable is not None:
+        result.violations.append(unreadable)
     result.exercised |= result.failed  # a clause that fails was, by definition, exercised
     result.violations.sort(key=lambda v: (v.t, v.clause, v.report))
     return result

@@ -95,9 +95,16 @@ class Facts:
         return facts
 
 
-def gather(events: Iterable[Event]) -> Facts:
-    facts = Facts()
-    for i, e in enumerate(events):
+class FactsBuilder:
+    """Takes a history one event at a time: the batch checker and the streaming one share it."""
+
+    def __init__(self) -> None:
+        self.facts = Facts()
+        self.index = 0  # the next event's position in the history
+
+    def feed(self, e: Event) -> None:
+        i, facts = self.index, self.facts
+        self.index += 1
         if e.report is None:
             if e.component == h.HARNESS and e.kind == "end":
                 facts.completed = bool(e.data.get("completed", True))
@@ -107,7 +114,7 @@ def gather(events: Iterable[Event]) -> Facts:
                 facts.reconcile_failed = str(e.data.get("detail", ""))
             elif e.kind == "aborted":
                 facts.aborted = str(e.data.get("reason", ""))
-            continue
+            return
         r = facts.get(e.report)
         d = e.data
         match (e.component, e.kind):
@@ -157,9 +164,18 @@ def gather(events: Iterable[Event]) -> Facts:
                 r.store_trouble = True
             case (h.HARNESS, "record"):
                 r.records.append(str(d.get("digest")))
-    for r in facts.reports.values():
-        r.end_delivery()
-    return facts
+
+    def finish(self) -> Facts:
+        for r in self.facts.reports.values():
+            r.end_delivery()
+        return self.facts
+
+
+def gather(events: Iterable[Event]) -> Facts:
+    builder = FactsBuilder()
+    for e in events:
+        builder.feed(e)
+    return builder.finish()
 
 
 def outcome_of(r: ReportFacts) -> Outcome | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ class Window:
 @dataclass(frozen=True)
 class Plan:
     seed: int
-    reports: tuple[ReportSpec, ...]
+    reports: Sequence[ReportSpec]  # a tuple, or a workload made on demand
     faults: tuple[Fault, ...] = ()
     windows: tuple[Window, ...] = ()
     deadline: int | None = None  # the portal's own deadline in ms, when a scenario sets one

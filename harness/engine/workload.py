@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, overload
 
 from harness.components.protocols import (
     EPOCH,
@@ -197,3 +198,27 @@ def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
     if spec.defect == "oversized":
         pdf += bytes(MAX_PACKAGE_BYTES)  # the package ends just over the 5 MB limit
     return Submission(index, meldingstype, {REPORT_JSON: raw, REPORT_PDF: pdf}, spec)
+
+
+class SteadyWorkload(Sequence[ReportSpec]):
+    """`count` reports, one every `every` ms, forms and versions taking turns, made on
+    demand: a million-report soak holds none of them in memory."""
+
+    def __init__(self, count: int, every: int) -> None:
+        self._count, self._every = count, every
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> ReportSpec: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ReportSpec]: ...
+    def __getitem__(self, index: int | slice) -> ReportSpec | Sequence[ReportSpec]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        return ReportSpec(
+            index * self._every, "privat" if index % 2 else "offentlig", 2 - index % 2
+        )
