@@ -139,7 +139,8 @@ class Storage:
     def __init__(self, directory: Path | None = None) -> None:
         self._own_dir = directory is None
         self.directory = (
-            Path(tempfile.mkdtemp(prefix="harness-db-", dir=_FAST_TMP)) if directory is None
+            Path(tempfile.mkdtemp(prefix="harness-db-", dir=_FAST_TMP))
+            if directory is None
             else directory
         )
         self.path = self.directory / "case_system.sqlite3"
