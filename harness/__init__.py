@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from harness.components.case_system import ReferenceCaseSystem, feilmelding
     from harness.components.protocols import (
         BEKYMRINGSMELDING_ID,
+        DOKUMENTLAGER_ID,
         FEILET,
         KLIENTMELDING_ID,
         MELDING_ID,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         CaseSystem,
         CaseSystemEnv,
         CaseSystemFactory,
+        HttpEndpoints,
         IncomingMessage,
         ReplyChannel,
         StoredRecord,
@@ -50,8 +52,10 @@ _HOME: dict[str, str] = {
     "CaseSystemFactory": "harness.components.protocols",
     "CheckResult": "harness.checker.clauses",
     "Connection": "harness.engine.storage",
+    "DOKUMENTLAGER_ID": "harness.components.protocols",
     "FEILET": "harness.components.protocols",
     "Fault": "harness.engine.faults",
+    "HttpEndpoints": "harness.components.protocols",
     "IncomingMessage": "harness.components.protocols",
     "KLIENTMELDING_ID": "harness.components.protocols",
     "MELDING_ID": "harness.components.protocols",
@@ -81,6 +85,7 @@ _HOME: dict[str, str] = {
 __all__ = [
     "BEKYMRINGSMELDING_ID",
     "CATALOGUE",
+    "DOKUMENTLAGER_ID",
     "FEILET",
     "KLIENTMELDING_ID",
     "MELDING_ID",
@@ -96,6 +101,7 @@ __all__ = [
     "CheckResult",
     "Connection",
     "Fault",
+    "HttpEndpoints",
     "IncomingMessage",
     "Outcome",
     "Plan",

@@ -14,6 +14,7 @@ from typing import Any, cast
 from harness.components.protocols import CaseSystem, CaseSystemEnv, CaseSystemFactory
 from harness.engine.case_slot import describe
 from harness.engine.guard import AdapterHung, guarded
+from harness.engine.http_world import offline
 from harness.engine.storage import Storage
 from harness.errors import TargetError
 
@@ -103,9 +104,10 @@ def _trial_build(
     """Build one instance over throwaway storage, so a wrong object fails now, clearly."""
     storage = Storage()
     try:
-        instance: object = guarded(
-            lambda: factory(CaseSystemEnv(storage, dict(options))), guard_seconds
-        )
+        with offline("the harness is only trying out the factory; HTTP is served during a run"):
+            instance: object = guarded(
+                lambda: factory(CaseSystemEnv(storage, dict(options))), guard_seconds
+            )
     except (Exception, AdapterHung) as exc:
         raise _fail(spec, f"calling the factory raised {describe(exc)}") from exc
     finally:

@@ -28,6 +28,8 @@ MELDING_ID = "melding-id"
 KLIENTMELDING_ID = "klientmelding-id"
 BEKYMRINGSMELDING_ID = "bekymringsmelding-id"
 SVAR_TIL = "svar-til"
+# Set instead of the files when the transport passed the payload through its document store.
+DOKUMENTLAGER_ID = "dokumentlager-id"
 
 # Files in a report package.
 REPORT_JSON = "bekymringsmelding.json"
@@ -85,13 +87,29 @@ def _epoch_clock() -> datetime:
 
 
 @dataclass(frozen=True)
+class HttpEndpoints:
+    """Where an adapter that uses `requests` reaches the simulated world over HTTP.
+
+    The hosts are fake and served inside the process: nothing goes on the network.
+    `send_url` is the transport's send API (`POST`, multipart: a `metadata` part with
+    `meldingType` and `svarPaMelding`, and an optional `data` part); `documents_url`
+    is the document store: `GET {documents_url}/{dokumentlager-id}/{file name}`.
+    """
+
+    send_url: str = "http://fiks-io.sim/fiks-io/api/v1/send"
+    documents_url: str = "http://dokumentlager.sim/dokumentlager/api/v1/dokumenter"
+
+
+@dataclass(frozen=True)
 class CaseSystemEnv:
-    """What the harness hands a factory: faultable storage, the target's options, and
-    the case system's own clock (virtual local time; a fault may skew it)."""
+    """What the harness hands a factory: faultable storage, the target's options,
+    the case system's own clock (virtual local time; a fault may skew it), and the
+    URLs of the simulated HTTP APIs, for adapters that reply and download over HTTP."""
 
     storage: Storage
     options: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], datetime] = _epoch_clock
+    http: HttpEndpoints = field(default_factory=HttpEndpoints)
 
 
 CaseSystemFactory = Callable[[CaseSystemEnv], CaseSystem]

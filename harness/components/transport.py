@@ -14,6 +14,7 @@ from enum import Enum
 
 from harness.components.protocols import (
     BEKYMRINGSMELDING_ID,
+    DOKUMENTLAGER_ID,
     MELDING_ID,
     SERVERFEIL,
     SVAR_TIL,
@@ -22,6 +23,7 @@ from harness.components.protocols import (
 )
 from harness.engine.context import Sim
 from harness.engine.digest import content_digest
+from harness.engine.documents import DocumentStore
 from harness.engine.history import TRANSPORT
 from harness.engine.loop import HOUR, SECOND
 
@@ -84,8 +86,9 @@ class DeliveryChannel:
 
 
 class Transport:
-    def __init__(self, sim: Sim) -> None:
+    def __init__(self, sim: Sim, documents: DocumentStore | None = None) -> None:
         self._sim = sim
+        self.documents = documents  # where payloads sent by reference are kept
         self._consumer: Consumer | None = None
         self._sender: ReceiptSink | None = None
 
@@ -157,13 +160,12 @@ class Transport:
         tag = item.tag
         if not item.malformed and sim.injector.hit("transport.deliver.corrupt"):
             item.malformed = True
-            item.message = _damaged(item.message)
             sim.record(
                 TRANSPORT,
                 "fault",
                 item.report,
                 fault="transport.deliver.corrupt",
-                damaged_digest=content_digest(item.message.files),
+                damaged_digest=self._damage(item),
             )
         redelivered = duplicate or item.deliveries > 1
         msg = item.message
@@ -197,6 +199,14 @@ class Transport:
             self._failed(item, sim.timing.redelivery_delay, "channel reset")
         elif item.state is _State.INFLIGHT:
             sim.loop.call_later(sim.timing.ack_timeout, lambda: self._ack_timeout(item, tag))
+
+    def _damage(self, item: _Queued) -> str:
+        """Damage the message's payload for good; the digest of what is left."""
+        doc_id = item.message.headers.get(DOKUMENTLAGER_ID)
+        if doc_id is not None and self.documents is not None:
+            return self.documents.damage(doc_id)  # sent by reference: damage the stored copy
+        item.message = _damaged(item.message)
+        return content_digest(item.message.files)
 
     def settle(self, item: _Queued, tag: int, how: str) -> None:
         sim = self._sim

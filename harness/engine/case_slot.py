@@ -64,7 +64,8 @@ class _SlotChannel:
         self.report = report
         self._answered = False  # whether this delivery got any reply
 
-    def reply(self, meldingstype: str, body: bytes | None = None) -> None:
+    def reply(self, meldingstype: str, body: bytes | None = None, *, via: str = "") -> None:
+        """Also the send API's door (http_world.py): `via="http"` marks such replies."""
         slot = self._slot
         if slot.dead:
             return  # a dead process sends nothing
@@ -72,6 +73,8 @@ class _SlotChannel:
         data: dict[str, object] = {"meldingstype": meldingstype}
         if meldingstype == MOTTATT and self.report:
             data["durable"] = slot.probe(self.report)
+        if via:
+            data["via"] = via
         slot.sim.record(CASE_SYSTEM, "reply", self.report, **data)
         self._inner.reply(meldingstype, body)
         slot.maybe_crash("case_system.crash.after_reply", self.report)
@@ -109,8 +112,9 @@ class CaseSystemSlot:
         self.skew = 0  # ms the current incarnation's clock is off by
         self.dead = False
         self.hung: str | None = None  # set when the guard had to stop a call
+        self._channels: dict[str, _SlotChannel] = {}  # by melding-id: the latest delivery's
         env.storage.hooks = StorageFaults(self)
-        self._env = CaseSystemEnv(env.storage, env.options, self.clock)
+        self._env = CaseSystemEnv(env.storage, env.options, self.clock, env.http)
 
     # -- running the adapter ----------------------------------------------
     def _call(self, fn: Callable[[], T]) -> T:
@@ -128,7 +132,7 @@ class CaseSystemSlot:
                 self.sim.record(CASE_SYSTEM, "start", report)
             self.maybe_crash("case_system.crash.before_store", report)
             instance = self._instance
-            wrapped = _SlotChannel(self, channel, report)
+            wrapped = self._channels[message.melding_id] = _SlotChannel(self, channel, report)
             self.sim.record(
                 CASE_SYSTEM,
                 "handle",
@@ -153,6 +157,10 @@ class CaseSystemSlot:
             self._env.storage.close_all()
         return self.dead
 
+    def channel_for(self, melding_id: str) -> _SlotChannel | None:
+        """The channel of the latest delivery of a message, for replies sent over HTTP."""
+        return self._channels.get(melding_id)
+
     def clock(self) -> datetime:
         return EPOCH + timedelta(milliseconds=self.sim.loop.now + self.skew)
 
@@ -173,7 +181,9 @@ class CaseSystemSlot:
         probe_storage = self._env.storage.view()
         try:
             fresh = self._call(
-                lambda: self._factory(CaseSystemEnv(probe_storage, self._env.options))
+                lambda: self._factory(
+                    CaseSystemEnv(probe_storage, self._env.options, http=self._env.http)
+                )
             )
             return self._call(lambda: read(fresh))
         finally:

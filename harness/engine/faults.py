@@ -106,6 +106,63 @@ CATALOGUE: tuple[InjectionPoint, ...] = (
         "case_system.crash.after_reply", "the case system crashes after replying, before it acks", 3
     ),
     _p("case_system.clock.skew", "a (re)started case system's clock runs 2 h behind the portal's"),
+    # HTTP edges, reached only by adapters that call the simulated APIs with `requests`
+    # (harness/engine/http_world.py). Appended, so the points above keep their places.
+    *(
+        _p(f"http.{endpoint}.{kind}", f"{what} ({call})", weight)
+        for endpoint, call in (
+            ("send", "POST to the send API, a reply"),
+            ("download", "GET from the document store, a payload"),
+        )
+        for kind, what, weight in (
+            (
+                "connect_error",
+                "the connection fails before the server sees the request: ConnectionError, "
+                "nothing applied",
+                1,
+            ),
+            (
+                "timeout_before",
+                "the connection times out before the server sees the request: ConnectTimeout, "
+                "nothing applied",
+                1,
+            ),
+            ("server_error", "the server answers 503 without applying the request", 1),
+            (
+                "rate_limited",
+                "the server answers 429 with Retry-After: 30 without applying the request",
+                1,
+            ),
+            (
+                "response_lost",
+                "the server applies the request, then the connection drops: the client gets "
+                "ConnectionError",
+                3,
+            ),
+            (
+                "timeout_after",
+                "the server applies the request, but its answer comes too late: the client "
+                "gets ReadTimeout",
+                3,
+            ),
+            (
+                "slow",
+                "the server takes 20 s of virtual time to answer (ReadTimeout, after the "
+                "server applied it, when the client's timeout is shorter)",
+                1,
+            ),
+        )
+    ),
+    _p(
+        "http.download.truncated",
+        "a payload arrives cut off halfway, as 200 OK (its Repr-Digest is the whole document's)",
+        3,
+    ),
+    _p(
+        "http.download.corrupt",
+        "a payload arrives with damaged bytes, as 200 OK (its Repr-Digest is the whole document's)",
+        3,
+    ),
 )
 POINTS: dict[str, InjectionPoint] = {p.name: p for p in CATALOGUE}
 

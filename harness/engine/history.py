@@ -14,6 +14,7 @@ CASE_SYSTEM = "case_system"
 STORAGE = "storage"
 FAULT = "fault"
 HARNESS = "harness"
+HTTP = "http"  # requests an adapter made to the simulated HTTP APIs
 
 
 @dataclass(frozen=True)

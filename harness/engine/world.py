@@ -10,12 +10,14 @@ from harness.components.protocols import CaseSystemEnv, CaseSystemFactory, Incom
 from harness.components.transport import DeliveryChannel, Transport
 from harness.engine.case_slot import CaseSystemSlot
 from harness.engine.context import Sim, Timing
+from harness.engine.documents import DOKUMENTLAGER, DocumentStore
 from harness.engine.faults import Injector
-from harness.engine.history import HARNESS, History
+from harness.engine.history import HARNESS, HTTP, History
+from harness.engine.http_world import HttpWorld
 from harness.engine.loop import EventLoop
 from harness.engine.plan import Plan, Window
 from harness.engine.storage import Storage
-from harness.engine.workload import make_submission
+from harness.engine.workload import ReportSpec, make_submission
 
 DEFAULT_GUARD_SECONDS = 5.0
 
@@ -46,11 +48,18 @@ def simulate(
     sim = Sim(loop, History(), injector, timing)
     storage = Storage()
     try:
-        transport = Transport(sim)
-        portal = Portal(sim, transport.send)
-        slot = CaseSystemSlot(
-            sim, factory, CaseSystemEnv(storage, dict(options or {})), guard_seconds
+        documents = DocumentStore(loop)
+        transport = Transport(sim, documents)
+        portal = Portal(
+            sim,
+            documents.sender(
+                transport.send,
+                lambda report: portal.reports[report].submission.spec.data == DOKUMENTLAGER,
+            ),
         )
+        env = CaseSystemEnv(storage, dict(options or {}))
+        slot = CaseSystemSlot(sim, factory, env, guard_seconds)
+        http = HttpWorld(sim, slot, documents, env.http)
 
         def consume(message: IncomingMessage, channel: DeliveryChannel) -> bool:
             crashed = slot.deliver(message, channel)
@@ -63,9 +72,10 @@ def simulate(
         for index, spec in enumerate(plan.reports):
             sub = make_submission(index, spec, plan.seed)
             loop.call_at(spec.at, lambda sub=sub: portal.submit(sub))  # type: ignore[misc]
-        completed = loop.run(max_steps) and slot.hung is None
-        sim.record(HARNESS, "end", None, completed=completed, steps=loop.steps)
-        slot.reconcile()
+        with http.serving():  # requests to the simulated APIs are answered in-process
+            completed = loop.run(max_steps) and slot.hung is None
+            sim.record(HARNESS, "end", None, completed=completed, steps=loop.steps)
+            slot.reconcile()
         return RunResult(
             sim.history, completed, slot.hung, dict(sim.injector.reached), dict(sim.injector.fired)
         )
@@ -73,4 +83,13 @@ def simulate(
         storage.destroy()
 
 
-__all__ = ["Plan", "RunResult", "Window", "simulate"]
+def uses_http(factory: CaseSystemFactory, options: Mapping[str, str] | None = None) -> bool:
+    """Whether the adapter calls the simulated HTTP APIs: one pilot run, with one report
+    sent inline and one sent by reference. The search adds HTTP faults and reports sent
+    by reference only for such adapters, so nothing changes for the others."""
+    pilot = Plan(0, (ReportSpec(0), ReportSpec(0, data=DOKUMENTLAGER)))
+    run = simulate(pilot, factory, options=options)
+    return any(e.component == HTTP for e in run.history)
+
+
+__all__ = ["Plan", "RunResult", "Window", "simulate", "uses_http"]

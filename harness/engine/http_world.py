@@ -1,0 +1,256 @@
+"""HTTP as another door into the simulated world, served in-process with `responses`.
+
+While a run is simulated, every request an adapter makes with `requests` is
+answered here, inside the one event loop: nothing is sent onto the network.
+A reply POSTed to the send API goes through the very channel `channel.reply`
+uses (durability probe, routing by svar-til, the crash point after a reply),
+and a payload sent by reference is downloaded from the document store. Faults
+of the plan strike at `http.<endpoint>.<kind>`; every request is an event of
+the history, with its method, path, outcome, fault, and whether the server had
+applied it. A URL the harness does not serve is recorded and answered with an
+error that names it and lists the endpoints that exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, NoReturn
+from urllib.parse import unquote, urlsplit
+
+import requests
+import responses
+
+from harness.components.protocols import HttpEndpoints
+from harness.engine.context import Sim
+from harness.engine.documents import DocumentStore
+from harness.engine.history import HTTP
+from harness.engine.http_api import Answer, Request, document, ok_json, parse_send, problem
+from harness.engine.http_faults import strike_after, strike_before
+from harness.engine.storage import SimulatedCrash
+
+if TYPE_CHECKING:
+    from harness.engine.case_slot import CaseSystemSlot
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class UnservedRequest(requests.exceptions.ConnectionError):
+    """A request to a URL the harness does not serve (nothing left the process)."""
+
+
+def _where(url: str) -> tuple[str, str]:
+    """(scheme://host[:port], path) without user info, query or fragment (they may hold
+    secrets, and the history keeps no secrets)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}", parts.path or "/"
+
+
+Handler = Callable[[requests.PreparedRequest], tuple[int, dict[str, str], bytes]]
+
+
+class _Door:
+    """One `responses` mock for the process, started while something serves HTTP (a run,
+    say) and stopped after it, so `requests` is left alone outside. Building the mock
+    once keeps a run that makes no HTTP call as cheap as it was."""
+
+    def __init__(self) -> None:
+        self.mock: responses.RequestsMock | None = None
+        self.handlers: list[Handler] = []
+
+    @contextlib.contextmanager
+    def open(self, handler: Handler) -> Iterator[responses.RequestsMock]:
+        if self.mock is None:
+            self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+            for method in _METHODS:  # every URL, every method: _dispatch decides
+                self.mock.add_callback(method, re.compile(r".*"), callback=self._dispatch)
+        self.handlers.append(handler)
+        if len(self.handlers) == 1:
+            self.mock.start()
+        try:
+            yield self.mock
+        finally:
+            self.handlers.pop()
+            if not self.handlers:
+                self.mock.stop(allow_assert=False)
+
+    def _dispatch(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        if self.mock is not None:  # `responses` keeps every call, bodies too: keep none
+            self.mock.calls.reset()
+            for registered in self.mock.registered():
+                registered.calls.reset()
+        return self.handlers[-1](request)
+
+
+_DOOR = _Door()
+
+
+@contextlib.contextmanager
+def offline(why: str) -> Iterator[None]:
+    """No HTTP at all: every request fails with a ConnectionError that says `why`."""
+
+    def refuse(request: requests.PreparedRequest) -> NoReturn:
+        base, path = _where(str(request.url))
+        raise requests.exceptions.ConnectionError(
+            f"harness: {request.method} {base}{path} was not sent: {why}", request=request
+        )
+
+    with _DOOR.open(refuse):
+        yield
+
+
+class HttpWorld:
+    def __init__(
+        self, sim: Sim, slot: CaseSystemSlot, documents: DocumentStore, endpoints: HttpEndpoints
+    ) -> None:
+        self._sim = sim
+        self._slot = slot
+        self._documents = documents
+        self.endpoints = endpoints
+        self._send = _where(endpoints.send_url)
+        self._docs = _where(endpoints.documents_url.rstrip("/"))
+        self._sent = 0  # replies sent over HTTP: their ids never draw on the run's random source
+
+    def serving(self) -> contextlib.AbstractContextManager[responses.RequestsMock]:
+        """While open, `requests` calls are answered by this world, in-process."""
+        return _DOOR.open(self._answer)
+
+    def describe(self) -> str:
+        return (
+            f"POST {self.endpoints.send_url} (the send API: replies) and "
+            f"GET {self.endpoints.documents_url}/{{dokumentlager-id}}/{{file name}} "
+            "(the document store: payloads sent by reference)"
+        )
+
+    # -- one request ---------------------------------------------------------
+    def _answer(self, prepared: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        slot = self._slot
+        if slot.dead:  # a dead process sends nothing, even if it swallowed its crash
+            raise SimulatedCrash("the case system is dead")
+        method = str(prepared.method or "GET")
+        base, path = _where(str(prepared.url))
+        if slot.probing:
+            self._sim.record(HTTP, "refused", slot.report, method=method, url=base + path)
+            raise requests.exceptions.ConnectionError(
+                f"harness: {method} {base}{path} was not sent: the instance the harness builds "
+                "to read your records (durability check, reconciliation) gets no HTTP; read "
+                "from storage only in find() and records()",
+                request=prepared,
+            )
+        request = self._route(method, base, path, prepared)
+        if request is None:
+            self._unserved(method, base + path, prepared)
+        request.timeout = getattr(prepared, "req_kwargs", {}).get("timeout")
+        answer = self._serve(request, prepared)
+        return answer.status, answer.headers, answer.body
+
+    def _serve(self, request: Request, prepared: requests.PreparedRequest) -> Answer:
+        before = strike_before(self._sim, request, prepared, self._record)
+        if before is not None:
+            return before
+        try:
+            answer = request.apply()
+        except SimulatedCrash:
+            self._record(request, True, error="the client crashed")
+            raise
+        if not answer.applied:
+            self._record(request, False, status=answer.status)
+            return answer
+        return strike_after(self._sim, request, answer, prepared, self._record)
+
+    def _record(self, request: Request, applied: bool, **data: object) -> None:
+        self._sim.record(
+            HTTP,
+            "request",
+            request.report,
+            method=request.method,
+            path=request.path,
+            server="applied" if applied else "not applied",
+            **request.extra,
+            **data,
+        )
+
+    def _unserved(self, method: str, url: str, prepared: requests.PreparedRequest) -> NoReturn:
+        self._sim.record(HTTP, "unserved", self._slot.report, method=method, url=url)
+        raise UnservedRequest(
+            f"harness: {method} {url} is not served inside the simulation, and nothing was "
+            f"sent onto the network. It serves {self.describe()}. Take the URLs from "
+            "env.http (CaseSystemEnv.http), not from your own configuration.",
+            request=prepared,
+        )
+
+    # -- routing ---------------------------------------------------------------
+    def _route(
+        self, method: str, base: str, path: str, prepared: requests.PreparedRequest
+    ) -> Request | None:
+        if (base, path.rstrip("/")) == (self._send[0], self._send[1].rstrip("/")):
+            return self._send_request(method, path, prepared)
+        prefix = self._docs[1] + "/"
+        if base == self._docs[0] and path.startswith(prefix):
+            doc_id, _, name = unquote(path.removeprefix(prefix)).partition("/")
+            shown = f"{prefix}{doc_id[:8]}…/{name}" if len(doc_id) > 9 else path  # a readable line
+            return self._download_request(method, shown, doc_id, name)
+        return None
+
+    def _send_request(self, method: str, path: str, prepared: requests.PreparedRequest) -> Request:
+        report = self._slot.report
+        if method != "POST":
+            answer = problem(405, "the send API takes POST", Allow="POST")
+            return Request("send", method, path, report, lambda: answer)
+        raw = prepared.body if isinstance(prepared.body, bytes) else b""
+        try:
+            meta = parse_send(prepared.headers.get("Content-Type", ""), raw)
+        except ValueError as exc:
+            answer = problem(400, str(exc))
+            return Request("send", method, path, report, lambda: answer)
+        channel = self._slot.channel_for(meta.svar_til)
+        extra: dict[str, object] = {"meldingstype": meta.meldingstype}
+        if channel is None:
+            answer = problem(
+                400,
+                f"svarPaMelding {meta.svar_til!r} is not the melding-id of a message "
+                "delivered to this account; a reply answers message.melding_id",
+            )
+            return Request("send", method, path, report, lambda: answer, extra=extra)
+
+        def reply() -> Answer:
+            channel.reply(meta.meldingstype, meta.body, via="http")
+            self._sent += 1  # the send API makes a new message each time
+            new_id = str(uuid.UUID(bytes=hashlib.sha256(b"%d" % self._sent).digest()[:16]))
+            return ok_json(
+                {
+                    "meldingId": new_id,
+                    "meldingType": meta.meldingstype,
+                    "svarPaMelding": meta.svar_til,
+                }
+            )
+
+        return Request("send", method, path, channel.report, reply, extra=extra)
+
+    def _download_request(self, method: str, path: str, doc_id: str, name: str) -> Request:
+        doc = self._documents.documents.get(doc_id)
+        report = doc.report if doc is not None else self._slot.report
+        if method != "GET":
+            answer = problem(405, "the document store takes GET", Allow="GET")
+        elif doc is None:
+            answer = problem(
+                404,
+                f"no document {doc_id!r} in the document store; the id is "
+                "message.headers['dokumentlager-id']",
+            )
+        elif name not in doc.files:
+            answer = problem(
+                404,
+                f"document {doc_id!r} has no file {name!r}; its files: {', '.join(doc.files)}",
+            )
+        else:
+            found = doc  # read when the request is applied: a fault may have damaged it
+            return Request(
+                "download", method, path, report, lambda: document(name, found.files[name])
+            )
+        return Request("download", method, path, report, lambda: answer)
