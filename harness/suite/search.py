@@ -20,7 +20,7 @@ from harness.checker.clauses import CheckResult, check
 from harness.components.protocols import CaseSystemFactory
 from harness.engine.history import History
 from harness.engine.plan import Plan
-from harness.engine.world import simulate
+from harness.engine.world import simulate, uses_http
 from harness.suite.stable import without_local_constants
 from harness.suite.strategies import plans
 
@@ -92,7 +92,11 @@ def search_family(
 ) -> FamilyResult:
     if family not in FAMILIES:
         raise ValueError(f"unknown clause family {family!r}; known: {', '.join(FAMILIES)}")
-    strategy = plans(invalid=family == "rejection", always=AIMED_AT.get(family, ()))
+    strategy = plans(
+        invalid=family == "rejection",
+        always=AIMED_AT.get(family, ()),
+        http=uses_http(factory, options),  # HTTP faults only for adapters that use HTTP
+    )
     return search(
         family,
         strategy,

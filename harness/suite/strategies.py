@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
+from harness.engine.documents import DOKUMENTLAGER
 from harness.engine.faults import CATALOGUE, Fault
 from harness.engine.hostile import DATA_PROFILES
 from harness.engine.loop import SECOND
@@ -20,8 +21,19 @@ from harness.engine.workload import DEFECTS, ReportSpec
 
 FAULT_POINTS = tuple(p.name for p in CATALOGUE)
 # Repeating a point by its weight makes sampled_from draw it more often, while
-# shrinking still moves toward the catalogue's first (plainest) entries.
-_WEIGHTED_POINTS = tuple(p.name for p in CATALOGUE for _ in range(p.weight))
+# shrinking still moves toward the catalogue's first (plainest) entries. HTTP
+# points are drawn only for adapters that use HTTP (plans(http=True)): for the
+# others they are never reached, and the draws stay what they always were.
+_WEIGHTED_POINTS = tuple(
+    p.name for p in CATALOGUE if not p.name.startswith("http.") for _ in range(p.weight)
+)
+# For an HTTP adapter, half the reports drawn with a data profile (a quarter of all)
+# travel through the document store instead.
+_HTTP_PROFILES = (DOKUMENTLAGER,) * len(DATA_PROFILES) + DATA_PROFILES
+_WEIGHTED_HTTP_POINTS = tuple(p.name for p in CATALOGUE for _ in range(p.weight))
+_HTTP_POINTS = tuple(
+    p.name for p in CATALOGUE if p.name.startswith("http.") for _ in range(p.weight)
+)
 
 
 def faults(points: tuple[str, ...] = _WEIGHTED_POINTS) -> st.SearchStrategy[Fault]:
@@ -31,14 +43,21 @@ def faults(points: tuple[str, ...] = _WEIGHTED_POINTS) -> st.SearchStrategy[Faul
 
 
 @st.composite
-def report_specs(draw: st.DrawFn, *, invalid: bool, hostile: bool = True) -> ReportSpec:
+def report_specs(
+    draw: st.DrawFn, *, invalid: bool, hostile: bool = True, http: bool = False
+) -> ReportSpec:
     """One report; its `at` is the gap after the previous one (plans() adds them up).
-    Gaps are often zero: two reports in the same second."""
+    Gaps are often zero: two reports in the same second. With `http`, a quarter
+    of the reports travel through the document store (downloaded over HTTP)."""
     gap = draw(st.sampled_from((0, 1 * SECOND, 10 * SECOND)))
     form = draw(st.sampled_from(("privat", "offentlig")))
     version = draw(st.sampled_from((2, 1)))
     defect = draw(st.none() | st.sampled_from(DEFECTS)) if invalid else None
-    data = draw(st.none() | st.sampled_from(DATA_PROFILES)) if hostile else None
+    if http:  # as many choices as below: the shrinker deletes reports as easily
+        profiles = _HTTP_PROFILES if hostile else (DOKUMENTLAGER,)
+        data = draw(st.none() | st.sampled_from(profiles))
+    else:
+        data = draw(st.none() | st.sampled_from(DATA_PROFILES)) if hostile else None
     return ReportSpec(gap, form, version, defect, data)
 
 
@@ -51,9 +70,12 @@ def plans(
     invalid: bool = False,
     hostile: bool = True,
     always: tuple[str, ...] = (),
+    http: bool = False,
 ) -> Plan:
     """A plan. `invalid` mixes in broken submissions, `hostile` hard but valid data;
-    `always` names injection points that every plan includes, to aim a search at them.
+    `always` names injection points that every plan includes, to aim a search at them;
+    `http` adds HTTP faults and reports sent through the document store (for adapters
+    that call the simulated HTTP APIs).
 
     Each report is drawn whole (gap included) and the choices that span reports
     are drawn first, so the shrinker can delete a report without shifting the rest.
@@ -61,7 +83,11 @@ def plans(
     seed = draw(st.integers(0, 2**16))
     twins = draw(st.sampled_from((False, False, False, True)))
     specs = draw(
-        st.lists(report_specs(invalid=invalid, hostile=hostile), min_size=1, max_size=max_reports)
+        st.lists(
+            report_specs(invalid=invalid, hostile=hostile, http=http),
+            min_size=1,
+            max_size=max_reports,
+        )
     )
     if twins and len(specs) > 1:
         # Two reports with byte-identical content, as when a form is sent twice.
@@ -74,5 +100,9 @@ def plans(
         at += spec.at
         timed.append(replace(spec, at=at))
     chosen = [draw(faults((point,))) for point in always]
-    chosen += draw(st.lists(faults(), max_size=max_faults))
+    chosen += draw(
+        st.lists(faults(_WEIGHTED_HTTP_POINTS if http else _WEIGHTED_POINTS), max_size=max_faults)
+    )
+    if http and draw(st.integers(0, 3)):  # 3 plans in 4: one more fault, at an HTTP edge
+        chosen.append(draw(faults(_HTTP_POINTS)))  # drawn last: dropping it shifts nothing
     return Plan(seed, tuple(timed), tuple(dict.fromkeys(chosen)))
