@@ -41,6 +41,7 @@ from harness.engine.history import Event
 from harness.engine.http_world import UnservedRequest
 from harness.engine.world import RunResult, uses_http
 from harness.errors import TargetError
+from harness.suite.run import SuiteConfig, run_suite
 from harness.suite.search import search_family
 from harness.suite.strategies import plans
 from harness.target import load_target
@@ -534,3 +535,16 @@ def test_a_corrupt_fault_damages_the_stored_document_for_good() -> None:
     assert verdict.counts["FALLBACK"] == 1  # a careful adapter verifies, parses, and says feilet
     downloads = [e for e in http_events(result) if e.data["method"] == "GET"]
     assert downloads and all(e.data["status"] == 200 and "fault" not in e.data for e in downloads)
+
+
+def test_the_http_adapter_in_the_readme_passes_the_suite(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Adapters that use HTTP", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    path = tmp_path / "my_http_adapter.py"
+    path.write_text(code, encoding="utf-8")
+    target = load_target(f"{path}:make_case_system")
+    assert uses_http(target.factory)
+    result = run_suite(SuiteConfig(target=f"{path}:make_case_system"))
+    assert result.failed == []
+    assert sum(n for p, n in result.total("fired").items() if p.startswith("http.")) > 20
