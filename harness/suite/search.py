@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,7 @@ def search_family(
     seed: int,
     examples: int,
     options: dict[str, str] | None = None,
+    on_found: Callable[[], None] | None = None,
 ) -> FamilyResult:
     if family not in FAMILIES:
         raise ValueError(f"unknown clause family {family!r}; known: {', '.join(FAMILIES)}")
@@ -105,6 +107,7 @@ def search_family(
         seed=family_seed(seed, family),
         examples=examples,
         options=options,
+        on_found=on_found,
     )
 
 
@@ -117,8 +120,10 @@ def search(
     seed: int,
     examples: int,
     options: dict[str, str] | None = None,
+    on_found: Callable[[], None] | None = None,
 ) -> FamilyResult:
-    """Search `strategy` for a plan breaking any of `clauses`, and shrink it."""
+    """Search `strategy` for a plan breaking any of `clauses`, and shrink it.
+    `on_found` is called once, when the first such plan turns up (benchmarks time it)."""
     out = FamilyResult(label)
     failures: list[Counterexample] = []  # the failing examples, shrinking included
     seen: dict[str, Counterexample] = {}  # every clause broken while searching: smallest example
@@ -147,6 +152,8 @@ def search(
         target(float(sum(run.fired.values())), label="faults fired")
         broken = sorted(result.failed & clauses)
         if broken:
+            if searching and on_found is not None:
+                on_found()
             searching = False
             failures.append(Counterexample(label, plan, broken, result, run.history))
             raise _Violated(", ".join(broken))

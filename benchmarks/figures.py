@@ -1,0 +1,176 @@
+"""The measurements behind benchmarks/run.py, one function a figure.
+
+Wall-clock time is read here, and only here: the simulation itself never sees it.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.checker.clauses import check
+from harness.components.case_system import make_case_system
+from harness.engine.faults import CATALOGUE, Fault
+from harness.engine.hostile import DATA_PROFILES
+from harness.engine.loop import SECOND
+from harness.engine.plan import Plan
+from harness.engine.workload import ReportSpec
+from harness.engine.world import simulate
+from harness.suite.run import SuiteConfig, run_suite
+from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES, search_family
+from harness.target import load_target
+
+REPO = Path(__file__).resolve().parent.parent
+CORE_POINTS = tuple(p.name for p in CATALOGUE if not p.name.startswith("http."))
+
+
+def steady_plan(reports: int, faults_per_point: int = 0, seed: int = 0) -> Plan:
+    """Distinct reports, one a second, both forms; optionally the standard fault mix:
+    each core injection point strikes `faults_per_point` times at random occurrences."""
+    specs = tuple(
+        ReportSpec(i * SECOND, "privat" if i % 2 else "offentlig", 2 - i % 2)
+        for i in range(reports)
+    )
+    rng = random.Random(seed)
+    faults = tuple(
+        Fault(point, rng.randrange(reports))
+        for point in CORE_POINTS
+        for _ in range(faults_per_point)
+    )
+    return Plan(seed, specs, tuple(dict.fromkeys(faults)))
+
+
+def throughput(reports: int, faults_per_point: int = 0) -> float:
+    """Reports per second through all three hops, reconciliation and check included."""
+    plan = steady_plan(reports, faults_per_point)
+    start = time.perf_counter()
+    run = simulate(plan, make_case_system, max_steps=200 * reports)
+    verdict = check(run.history)
+    elapsed = time.perf_counter() - start
+    assert not verdict.failed, f"the reference broke {sorted(verdict.failed)}"
+    return reports / elapsed
+
+
+def examples_per_second(examples: int = DEFAULT_EXAMPLES, workers: int = 1) -> float:
+    config = SuiteConfig(seed=0, examples=examples, workers=workers)
+    start = time.perf_counter()
+    result = run_suite(config)
+    elapsed = time.perf_counter() - start
+    assert not result.failed
+    return sum(f.examples for f in result.families) / elapsed
+
+
+@dataclass
+class Detection:
+    example: str
+    seed: int
+    detected: bool  # every clause the example EXPECTS broke, within the budget
+    detect_s: float  # until the first violating example (the whole run when none)
+    shrink_s: float  # from then until that family's search ended
+
+
+def detect(spec: str, seed: int, examples: int = DEFAULT_EXAMPLES) -> Detection:
+    """The suite, family after family, as `harness run` does it; timed from the start."""
+    target = load_target(spec)
+    expects = target.expects or set()
+    start = time.perf_counter()
+    found: list[float] = []
+    failed: set[str] = set()
+    ended_at = start
+    for family in FAMILIES:
+        result = search_family(
+            family,
+            target.factory,
+            seed=seed,
+            examples=examples,
+            on_found=lambda: found.append(time.perf_counter()),
+        )
+        failed |= result.failed
+        if found and ended_at == start:
+            ended_at = time.perf_counter()  # the family that found the first one is done
+    total = time.perf_counter() - start
+    first = found[0] - start if found else total
+    return Detection(
+        Path(spec).stem.split(":")[0],
+        seed,
+        expects <= failed,
+        first,
+        (ended_at - found[0]) if found else 0.0,
+    )
+
+
+def random_plan(rng: random.Random) -> Plan:
+    """The baseline's example: uniformly random reports and faults from the same
+    catalogue and data, no weights, no search, no shrinking."""
+    reports = []
+    at = 0
+    for _ in range(rng.randint(1, 4)):
+        at += rng.choice((0, SECOND, 10 * SECOND))
+        reports.append(
+            ReportSpec(
+                at,
+                rng.choice(("privat", "offentlig")),
+                rng.choice((1, 2)),
+                None,
+                rng.choice((None, *DATA_PROFILES)),
+            )
+        )
+    faults = tuple(
+        Fault(rng.choice(CORE_POINTS), rng.randint(0, 3), rng.choice((1, 2, 3)))
+        for _ in range(rng.randint(0, 4))
+    )
+    return Plan(rng.randrange(2**16), tuple(reports), tuple(dict.fromkeys(faults)))
+
+
+def detect_baseline(spec: str, seed: int, examples: int = DEFAULT_EXAMPLES) -> Detection:
+    """Random testing with the same budget of examples as the whole suite."""
+    target = load_target(spec)
+    expects = target.expects or set()
+    rng = random.Random(seed)
+    start = time.perf_counter()
+    failed: set[str] = set()
+    first = None
+    for _ in range(examples * len(FAMILIES)):
+        broken = check(simulate(random_plan(rng), target.factory).history).failed
+        if broken & expects and first is None:
+            first = time.perf_counter() - start
+        failed |= broken
+        if expects <= failed:
+            break
+    total = time.perf_counter() - start
+    return Detection(
+        Path(spec).stem, seed, expects <= failed, first if first is not None else total, 0.0
+    )
+
+
+def buggy_examples() -> list[str]:
+    specs = []
+    for path in sorted((REPO / "examples").glob("*.py")):
+        spec = f"{path}:make_case_system"
+        if load_target(spec).expects:
+            specs.append(spec)
+    return specs
+
+
+def soak_peak_rss_mb(reports: int, faults_per_point: int) -> float:
+    """Peak RSS of a soak with faults, in a child process so nothing else counts."""
+    code = (
+        "import resource, sys\n"
+        f"sys.path.insert(0, {str(REPO / 'benchmarks')!r})\n"
+        "from figures import throughput\n"
+        f"throughput({reports}, {faults_per_point})\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO
+    ).stdout
+    return int(out.split()[-1]) / 1024
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
