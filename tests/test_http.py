@@ -133,22 +133,43 @@ def test_the_http_example_passes_from_the_command_line(
     assert len({p for p in fired if p.startswith("http.")}) >= 10, sorted(fired)
 
 
-def test_a_shrunk_counterexample_shows_the_http_fault(
+@pytest.mark.parametrize("name", sorted(BUGGY))
+def test_a_buggy_http_example_exits_1_and_its_timeline_shows_the_http_fault(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = load_target(spec(BUGGY[name]))
+    result = run_cli(capsys, "run", "--target", target.spec, "--report", str(tmp_path))
+    assert result.code == 1
+    failed = {c["id"] for c in read_report(tmp_path)["clauses"] if c["verdict"] == "fail"}
+    assert failed == target.expects
+    lines, path = first_counterexample(result.out_lines)
+    faulted = [ln for ln in lines if " http " in ln and "fault=http." in ln]
+    assert faulted, "\n".join(lines)
+    for part in ("method=", "path=/", "server="):  # what, where, and whether it was applied
+        assert part in faulted[-1], faulted[-1]
+    assert any(p in faulted[-1] for p in ("error=", "status=5", "status=4", "body="))
+    replayed = run_cli(capsys, "replay", str(path))
+    assert faulted[-1] in replay_timeline(replayed.out_lines)
+
+
+def test_the_swallowed_download_shrinks_to_one_report_and_one_failed_get(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = spec(BUGGY["http_swallow_download_error"])
     result = run_cli(capsys, "run", "--target", target, "--report", str(tmp_path))
-    assert result.code == 1
-    assert {c["id"] for c in read_report(tmp_path)["clauses"] if c["verdict"] == "fail"} == {
-        "SOR-4"
-    }
-    lines, path = first_counterexample(result.out_lines)
-    faulted = [ln for ln in lines if " http " in ln and "fault=http.download." in ln]
-    assert faulted, "\n".join(lines)
-    for part in ("method=GET", "path=/dokumentlager/api/v1/dokumenter/", "error=", "server="):
-        assert part in faulted[0], faulted[0]
-    replayed = run_cli(capsys, "replay", str(path))
-    assert faulted[0] in replay_timeline(replayed.out_lines)
+    lines, _ = first_counterexample(result.out_lines)
+    assert "shrunk to 1 report and 1 fault" in result.out, result.out
+    (faulted,) = [ln for ln in lines if "fault=http." in ln]
+    for part in (
+        "http ",
+        "error=ConnectionError",
+        "fault=http.download.connect_error",
+        "method=GET",
+        "path=/dokumentlager/api/v1/dokumenter/",
+        "bekymringsmelding.pdf",
+        "server=not applied",
+    ):
+        assert part in faulted, faulted
 
 
 @pytest.mark.parametrize(
@@ -205,6 +226,9 @@ def test_runs_with_http_faults_are_deterministic_across_processes() -> None:
 
 
 def test_adapters_without_http_never_reach_the_http_points() -> None:
+    for path in sorted(EXAMPLES.glob("*.py")):
+        factory = load_target(spec(path)).factory
+        assert uses_http(factory) == path.name.startswith("http_"), path.name
     familia = load_target(spec(EXAMPLES / "familia_2023.py")).factory
     for factory in (make_case_system, familia):
         assert not uses_http(factory)
