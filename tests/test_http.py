@@ -572,3 +572,20 @@ def test_the_http_adapter_in_the_readme_passes_the_suite(tmp_path: Path) -> None
     result = run_suite(SuiteConfig(target=f"{path}:make_case_system"))
     assert result.failed == []
     assert sum(n for p, n in result.total("fired").items() if p.startswith("http.")) > 20
+
+
+def test_a_long_run_keeps_only_the_latest_channels(monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.engine.case_slot as case_slot
+
+    monkeypatch.setattr(case_slot, "CHANNELS_KEPT", 1)
+    seen: Seen = []
+    first: list[IncomingMessage] = []
+
+    def late(env: CaseSystemEnv, message: IncomingMessage, seen: Seen) -> None:
+        first.append(message)
+        parts = reply_metadata(first[0])  # the second delivery answers the first message
+        call(seen, "late", lambda: requests.post(env.http.send_url, files=parts, timeout=5))
+
+    run(observing(late, seen), data=None, reports=2)
+    first_answer, second_answer = (r for _, r in seen)
+    assert first_answer.status_code == 200 and second_answer.status_code == 400

@@ -33,6 +33,7 @@ from harness.engine.storage import SimulatedCrash
 from harness.engine.storage_faults import StorageFaults
 
 T = TypeVar("T")
+CHANNELS_KEPT = 4096  # messages a reply over HTTP may answer: the latest delivered
 
 
 def describe(exc: BaseException) -> str:
@@ -132,7 +133,7 @@ class CaseSystemSlot:
                 self.sim.record(CASE_SYSTEM, "start", report)
             self.maybe_crash("case_system.crash.before_store", report)
             instance = self._instance
-            wrapped = self._channels[message.melding_id] = _SlotChannel(self, channel, report)
+            wrapped = self._remember(message.melding_id, _SlotChannel(self, channel, report))
             self.sim.record(
                 CASE_SYSTEM,
                 "handle",
@@ -157,8 +158,15 @@ class CaseSystemSlot:
             self._env.storage.close_all()
         return self.dead
 
+    def _remember(self, melding_id: str, channel: _SlotChannel) -> _SlotChannel:
+        self._channels[melding_id] = channel
+        if len(self._channels) > CHANNELS_KEPT:  # a long run keeps no more than these
+            del self._channels[next(iter(self._channels))]
+        return channel
+
     def channel_for(self, melding_id: str) -> _SlotChannel | None:
-        """The channel of the latest delivery of a message, for replies sent over HTTP."""
+        """The channel of the latest delivery of a message, for replies sent over HTTP
+        (to one of the last CHANNELS_KEPT messages delivered)."""
         return self._channels.get(melding_id)
 
     def clock(self) -> datetime:
