@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.checker.clauses import check
+from harness.checker.stream import StreamingCheck
 from harness.components.case_system import make_case_system
 from harness.engine.faults import CATALOGUE, Fault
 from harness.engine.hostile import DATA_PROFILES
 from harness.engine.loop import SECOND
 from harness.engine.plan import Plan
-from harness.engine.workload import ReportSpec
+from harness.engine.workload import ReportSpec, SteadyWorkload
 from harness.engine.world import simulate
 from harness.suite.run import SuiteConfig, run_suite
 from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES, search_family
@@ -29,20 +30,21 @@ REPO = Path(__file__).resolve().parent.parent
 CORE_POINTS = tuple(p.name for p in CATALOGUE if not p.name.startswith("http."))
 
 
-def steady_plan(reports: int, faults_per_point: int = 0, seed: int = 0) -> Plan:
-    """Distinct reports, one a second, both forms; optionally the standard fault mix:
-    each core injection point strikes `faults_per_point` times at random occurrences."""
-    specs = tuple(
-        ReportSpec(i * SECOND, "privat" if i % 2 else "offentlig", 2 - i % 2)
-        for i in range(reports)
-    )
+def fault_mix(reports: int, faults_per_point: int, seed: int = 0) -> tuple[Fault, ...]:
+    """The standard fault mix: each core injection point strikes `faults_per_point`
+    times, at random occurrences among the first `reports`."""
     rng = random.Random(seed)
-    faults = tuple(
+    faults = (
         Fault(point, rng.randrange(reports))
         for point in CORE_POINTS
         for _ in range(faults_per_point)
     )
-    return Plan(seed, specs, tuple(dict.fromkeys(faults)))
+    return tuple(dict.fromkeys(faults))
+
+
+def steady_plan(reports: int, faults_per_point: int = 0, seed: int = 0) -> Plan:
+    """Distinct reports, one a second, both forms, optionally the standard fault mix."""
+    return Plan(seed, SteadyWorkload(reports, SECOND), fault_mix(reports, faults_per_point, seed))
 
 
 def throughput(reports: int, faults_per_point: int = 0) -> float:
@@ -157,19 +159,38 @@ def buggy_examples() -> list[str]:
     return specs
 
 
+def soak(reports: int, faults_per_point: int) -> tuple[float, int]:
+    """A streamed soak with the fault mix, one report a minute: (reports/s, reports
+    held at the peak). The checker and the world forget each report once it settles."""
+    plan = Plan(0, SteadyWorkload(reports, 60 * SECOND), fault_mix(reports, faults_per_point))
+    checker = StreamingCheck()
+    start = time.perf_counter()
+    simulate(plan, make_case_system, max_steps=100 * reports, stream=checker.feed)
+    summary = checker.finish()
+    elapsed = time.perf_counter() - start
+    assert not summary.failed, f"the reference broke {dict(summary.failed)}"
+    assert sum(summary.counts.values()) == reports
+    return reports / elapsed, summary.peak_open
+
+
 def soak_peak_rss_mb(reports: int, faults_per_point: int) -> float:
-    """Peak RSS of a soak with faults, in a child process so nothing else counts."""
+    """Peak RSS of a streamed soak with faults, in a child process so nothing else counts."""
     code = (
         "import resource, sys\n"
         f"sys.path.insert(0, {str(REPO / 'benchmarks')!r})\n"
-        "from figures import throughput\n"
-        f"throughput({reports}, {faults_per_point})\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "from figures import soak\n"
+        f"rate, held = soak({reports}, {faults_per_point})\n"
+        "print(rate, held, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO
     ).stdout
-    return int(out.split()[-1]) / 1024
+    rate, held, rss_kb = out.split()[-3:]
+    print(
+        f"    soak: {float(rate):,.0f} reports/s, at most {held} reports held at once",
+        file=sys.stderr,
+    )
+    return int(rss_kb) / 1024
 
 
 def median(values: list[float]) -> float:

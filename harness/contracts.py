@@ -206,9 +206,21 @@ def validate(kind: str, instance: Any) -> list[SchemaError]:
     return sorted((_error(e) for e in errors), key=lambda e: (e.path, e.rule))
 
 
-@lru_cache(maxsize=65_536)
 def validate_bytes(kind: str, raw: bytes) -> tuple[SchemaError, ...]:
-    """Validate a JSON payload as bytes; a bad encoding or bad JSON is an error at `$`."""
+    """Validate a JSON payload as bytes; a bad encoding or bad JSON is an error at `$`.
+
+    Each distinct payload is validated once: the portal's check and the case
+    system's, and every redelivery, share the answer. The cache is bounded, and
+    keeps no large payload alive (it holds its keys)."""
+    if len(raw) > _CACHE_PAYLOADS_UP_TO:
+        return _validate_bytes(kind, raw)
+    return _cached_validate_bytes(kind, raw)
+
+
+_CACHE_PAYLOADS_UP_TO = 65_536
+
+
+def _validate_bytes(kind: str, raw: bytes) -> tuple[SchemaError, ...]:
     try:
         instance = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -216,3 +228,7 @@ def validate_bytes(kind: str, raw: bytes) -> tuple[SchemaError, ...]:
     except ValueError as exc:
         return (SchemaError("$", "json", f"not valid JSON: {exc}"),)
     return tuple(validate(kind, instance))
+
+
+# 4,096 payloads outlive any report's redeliveries in a steady run.
+_cached_validate_bytes = lru_cache(maxsize=4096)(_validate_bytes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from harness.components.protocols import (
     BEKYMRINGSMELDING_ID,
@@ -71,15 +71,15 @@ class ReferenceCaseSystem:
         channel.reply(FEILET, feilmelding(why))
         channel.ack()
 
-    def _rows(self, where: str, params: Sequence[str]) -> list[StoredRecord]:
+    def _rows(self, where: str, params: Sequence[str]) -> Iterator[StoredRecord]:
         rows = self._db.execute(f"SELECT report_id, body, pdf FROM reports {where}", params)
-        return [StoredRecord(r[0], {REPORT_JSON: r[1], REPORT_PDF: r[2]}) for r in rows]
+        return (StoredRecord(r[0], {REPORT_JSON: r[1], REPORT_PDF: r[2]}) for r in rows)
 
     def find(self, report_id: str) -> Sequence[StoredRecord]:
-        return self._rows("WHERE report_id = ?", (report_id,))
+        return list(self._rows("WHERE report_id = ?", (report_id,)))
 
     def records(self) -> Iterable[StoredRecord]:
-        return self._rows("", ())
+        return self._rows("", ())  # lazily: a long run may have stored millions
 
 
 def make_case_system(env: CaseSystemEnv) -> ReferenceCaseSystem:

@@ -81,6 +81,7 @@ class Portal:
         self._send = send
         self._by_melding: dict[str, _Report] = {}
         self.reports: dict[str, _Report] = {}
+        self.on_closed: Callable[[str], None] | None = None  # told when a report is final
 
     def submit(self, sub: Submission) -> None:
         sim = self._sim
@@ -171,3 +172,12 @@ class Portal:
         rep.state = state
         extra = {"via": via} if via else {}
         self._sim.record(PORTAL, "state", rep.report_id, state=state.value, **extra)
+        if state in (PortalState.LEVERT, PortalState.AVVIST_PRINT) and self.on_closed:
+            self.on_closed(rep.report_id)
+
+    def forget(self, report_id: str) -> None:
+        """Drop a settled report (streamed runs); a late receipt for it is then unknown."""
+        rep = self.reports.pop(report_id, None)
+        if rep is not None:
+            for melding_id in rep.melding_ids:
+                self._by_melding.pop(melding_id, None)

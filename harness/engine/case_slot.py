@@ -8,7 +8,8 @@ in the history, never an error of the harness.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -45,7 +46,7 @@ def describe(exc: BaseException) -> str:
     return text[:300]
 
 
-def _checked(rec: object) -> str:
+def checked(rec: object) -> str:
     """The record's report id, or a TypeError that says what `records()` should yield."""
     if not isinstance(rec, StoredRecord):
         raise TypeError(f"records() yielded a {type(rec).__name__}; yield StoredRecord objects")
@@ -183,7 +184,7 @@ class CaseSystemSlot:
             raise SimulatedCrash(point)
 
     # -- durability probe and reconciliation ------------------------------
-    def _fresh_read(self, read: Callable[[CaseSystem], list[StoredRecord]]) -> list[StoredRecord]:
+    def fresh_read(self, read: Callable[[CaseSystem], list[StoredRecord]]) -> list[StoredRecord]:
         """Read through a fresh instance over a fresh connection: committed data only."""
         self.probing = True
         probe_storage = self._env.storage.view()
@@ -197,25 +198,46 @@ class CaseSystemSlot:
         finally:
             probe_storage.close_all()
             self.probing = False
-        self.skew = 0  # ms the current incarnation's clock is off by
+
+    def iter_fresh_records(self, batch: int = 1000) -> Iterator[StoredRecord]:
+        """Every durable record through a fresh instance, read lazily (a streamed run may
+        hold millions); the guard covers each batch, not the whole read."""
+        self.probing = True
+        probe_storage = self._env.storage.view()
+        try:
+            fresh = self._call(
+                lambda: self._factory(
+                    CaseSystemEnv(probe_storage, self._env.options, http=self._env.http)
+                )
+            )
+            rows = self._call(lambda: iter(fresh.records()))
+            while chunk := self._call(lambda: list(itertools.islice(rows, batch))):
+                yield from chunk
+        finally:
+            probe_storage.close_all()
+            self.probing = False
 
     def probe(self, report: str) -> bool:
         try:
-            return bool(self._fresh_read(lambda s: list(find_records(s, report))))
+            return bool(self.fresh_read(lambda s: list(find_records(s, report))))
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
             self.sim.record(HARNESS, "probe_failed", report, detail=describe(exc))
             return False
 
-    def reconcile(self) -> None:
-        """After the run: every durable record, read from a fresh instance."""
+    def forget_instance(self) -> None:
+        """The run is over: the adapter's process ends, its uncommitted work with it."""
         self._instance = None
         self._env.storage.close_all()
+
+    def reconcile(self) -> None:
+        """After the run: every durable record, read from a fresh instance."""
+        self.forget_instance()
         try:
-            records = self._fresh_read(lambda s: list(s.records()))
+            records = self.fresh_read(lambda s: list(s.records()))
             rows = sorted(
-                (_checked(rec), content_digest(rec.files), sorted(rec.files)) for rec in records
+                (checked(rec), content_digest(rec.files), sorted(rec.files)) for rec in records
             )
         except KeyboardInterrupt:
             raise

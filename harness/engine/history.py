@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,13 +48,20 @@ class Event:
 class History:
     """An append-only list of events with a canonical byte form."""
 
-    def __init__(self, events: list[Event] | None = None) -> None:
+    def __init__(
+        self, events: list[Event] | None = None, sink: Callable[[Event], None] | None = None
+    ) -> None:
         self.events: list[Event] = events if events is not None else []
+        self._sink = sink  # a streamed run hands every event on and keeps none
 
     def add(
         self, t: int, component: str, kind: str, report: str | None = None, **data: Any
     ) -> None:
-        self.events.append(Event(t, component, kind, report, data))
+        event = Event(t, component, kind, report, data)
+        if self._sink is None:
+            self.events.append(event)
+        else:
+            self._sink(event)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)

@@ -15,6 +15,9 @@ MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
 
 
+_FIRST_LANE = 2**62  # subtracted from the sequence number of `first` actions
+
+
 class EventLoop:
     """A discrete-event scheduler. Ties at one instant run in scheduling order."""
 
@@ -27,11 +30,15 @@ class EventLoop:
         self.steps = 0
         self.stopped = False
 
-    def call_at(self, at: int, action: Callable[[], None]) -> None:
+    def call_at(self, at: int, action: Callable[[], None], first: bool = False) -> None:
+        """Run `action` at virtual time `at`. Ties run in scheduling order, except that
+        `first` actions (submissions) run before every other action at that time, so a
+        workload scheduled up front and one scheduled as it goes give the same order."""
         if self.stopped:
             return  # an abandoned run schedules nothing more
         self._seq += 1
-        heapq.heappush(self._queue, (max(at, self.now), self._seq, action))
+        key = self._seq - _FIRST_LANE if first else self._seq
+        heapq.heappush(self._queue, (max(at, self.now), key, action))
 
     def call_later(self, delay: int, action: Callable[[], None]) -> None:
         self.call_at(self.now + delay, action)

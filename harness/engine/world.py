@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from harness.components.portal import Portal
@@ -12,10 +12,11 @@ from harness.engine.case_slot import CaseSystemSlot
 from harness.engine.context import Sim, Timing
 from harness.engine.documents import DOKUMENTLAGER, DocumentStore
 from harness.engine.faults import Injector
-from harness.engine.history import HARNESS, HTTP, History
+from harness.engine.history import HARNESS, HTTP, Event, History
 from harness.engine.http_world import HttpWorld
 from harness.engine.loop import EventLoop
 from harness.engine.plan import Plan, Window
+from harness.engine.settle import Settler
 from harness.engine.storage import Storage
 from harness.engine.workload import ReportSpec, make_submission
 
@@ -39,13 +40,17 @@ def simulate(
     timing: Timing | None = None,
     guard_seconds: float = DEFAULT_GUARD_SECONDS,
     max_steps: int = 200_000,
+    stream: Callable[[Event], None] | None = None,
 ) -> RunResult:
+    """Run one plan. With `stream`, every event goes there and none is kept, reports
+    are submitted as their time comes and forgotten once settled, so memory follows
+    the reports in flight, not the length of the run (see engine/settle.py)."""
     loop = EventLoop(plan.seed)
     timing = timing or Timing()
     if plan.deadline is not None:
         timing = replace(timing, deadline=plan.deadline)
     injector = Injector(plan.faults, plan.windows, lambda: loop.now)
-    sim = Sim(loop, History(), injector, timing)
+    sim = Sim(loop, History(sink=stream), injector, timing)
     storage = Storage()
     try:
         documents = DocumentStore(loop)
@@ -69,18 +74,41 @@ def simulate(
             return crashed
 
         transport.connect(consume, portal.on_receipt)
-        for index, spec in enumerate(plan.reports):
-            sub = make_submission(index, spec, plan.seed)
-            loop.call_at(spec.at, lambda sub=sub: portal.submit(sub))  # type: ignore[misc]
+        settler = None
+        if stream is None:
+            for index, spec in enumerate(plan.reports):
+                sub = make_submission(index, spec, plan.seed)
+                loop.call_at(spec.at, lambda sub=sub: portal.submit(sub), first=True)  # type: ignore[misc]
+        else:
+            settler = Settler(sim, slot, portal.forget)
+            portal.on_closed = settler.closed
+            _submit_in_turn(loop, portal, plan, 0)
         with http.serving():  # requests to the simulated APIs are answered in-process
             completed = loop.run(max_steps) and slot.hung is None
             sim.record(HARNESS, "end", None, completed=completed, steps=loop.steps)
-            slot.reconcile()
+            if settler is None:
+                slot.reconcile()
+            else:
+                slot.forget_instance()
+                settler.reconcile_rest()
         return RunResult(
             sim.history, completed, slot.hung, dict(sim.injector.reached), dict(sim.injector.fired)
         )
     finally:
         storage.destroy()
+
+
+def _submit_in_turn(loop: EventLoop, portal: Portal, plan: Plan, index: int) -> None:
+    """Schedule one submission, which schedules the next: no workload held in memory."""
+    if index >= len(plan.reports):
+        return
+    spec = plan.reports[index]
+
+    def submit() -> None:
+        portal.submit(make_submission(index, spec, plan.seed))
+        _submit_in_turn(loop, portal, plan, index + 1)
+
+    loop.call_at(spec.at, submit, first=True)
 
 
 def uses_http(factory: CaseSystemFactory, options: Mapping[str, str] | None = None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from harness.checker.clauses import Violation, fmt_t
 from harness.engine.history import Event
@@ -47,8 +48,14 @@ def render(
     labels = _labels(events)
     if most_reports is not None and len(labels) > most_reports and violations:
         focus = violations[0].key
-        kept = [v for v in violations if v.key == focus]
-        shown = render([e for e in events if e.report in (focus, None)], kept, None)
+        picked = [i for i, e in enumerate(events) if e.report in (focus, None)]
+        moved = {old: new for new, old in enumerate(picked)}  # marks point into the full list
+        kept = [
+            replace(v, event=moved.get(v.event) if v.event is not None else None)
+            for v in violations
+            if v.key == focus
+        ]
+        shown = render([events[i] for i in picked], kept, None)
         others = len({v.key for v in violations} - {focus})
         return [
             *shown,
