@@ -9,6 +9,7 @@ step boundaries where reports get lost.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 
 from hypothesis import strategies as st
 
@@ -36,10 +37,24 @@ _HTTP_POINTS = tuple(
 )
 
 
+# Strategies are built once and reused: Hypothesis checks a new strategy object on
+# first use, which cost more than the simulation itself when done on every draw.
+@cache
 def faults(points: tuple[str, ...] = _WEIGHTED_POINTS) -> st.SearchStrategy[Fault]:
     return st.builds(
         Fault, st.sampled_from(points), st.integers(0, 3), st.sampled_from((1, 1, 1, 2, 3))
     )
+
+
+_GAPS = st.sampled_from((0, 1 * SECOND, 10 * SECOND))
+_FORMS = st.sampled_from(("privat", "offentlig"))
+_VERSIONS = st.sampled_from((2, 1))
+_DEFECT = st.none() | st.sampled_from(DEFECTS)
+_PROFILE = st.none() | st.sampled_from(DATA_PROFILES)
+_HTTP_PROFILE = st.none() | st.sampled_from(_HTTP_PROFILES)
+_HTTP_ONLY_PROFILE = st.none() | st.sampled_from((DOKUMENTLAGER,))
+_SEEDS = st.integers(0, 2**16)
+_TWINS = st.sampled_from((False, False, False, True))
 
 
 @st.composite
@@ -49,15 +64,14 @@ def report_specs(
     """One report; its `at` is the gap after the previous one (plans() adds them up).
     Gaps are often zero: two reports in the same second. With `http`, a quarter
     of the reports travel through the document store (downloaded over HTTP)."""
-    gap = draw(st.sampled_from((0, 1 * SECOND, 10 * SECOND)))
-    form = draw(st.sampled_from(("privat", "offentlig")))
-    version = draw(st.sampled_from((2, 1)))
-    defect = draw(st.none() | st.sampled_from(DEFECTS)) if invalid else None
+    gap = draw(_GAPS)
+    form = draw(_FORMS)
+    version = draw(_VERSIONS)
+    defect = draw(_DEFECT) if invalid else None
     if http:  # as many choices as below: the shrinker deletes reports as easily
-        profiles = _HTTP_PROFILES if hostile else (DOKUMENTLAGER,)
-        data = draw(st.none() | st.sampled_from(profiles))
+        data = draw(_HTTP_PROFILE if hostile else _HTTP_ONLY_PROFILE)
     else:
-        data = draw(st.none() | st.sampled_from(DATA_PROFILES)) if hostile else None
+        data = draw(_PROFILE) if hostile else None
     return ReportSpec(gap, form, version, defect, data)
 
 
@@ -80,15 +94,9 @@ def plans(
     Each report is drawn whole (gap included) and the choices that span reports
     are drawn first, so the shrinker can delete a report without shifting the rest.
     """
-    seed = draw(st.integers(0, 2**16))
-    twins = draw(st.sampled_from((False, False, False, True)))
-    specs = draw(
-        st.lists(
-            report_specs(invalid=invalid, hostile=hostile, http=http),
-            min_size=1,
-            max_size=max_reports,
-        )
-    )
+    seed = draw(_SEEDS)
+    twins = draw(_TWINS)
+    specs = draw(_report_lists(invalid, hostile, http, max_reports))
     if twins and len(specs) > 1:
         # Two reports with byte-identical content, as when a form is sent twice.
         twin = ReportSpec(
@@ -100,9 +108,21 @@ def plans(
         at += spec.at
         timed.append(replace(spec, at=at))
     chosen = [draw(faults((point,))) for point in always]
-    chosen += draw(
-        st.lists(faults(_WEIGHTED_HTTP_POINTS if http else _WEIGHTED_POINTS), max_size=max_faults)
-    )
+    chosen += draw(_fault_lists(_WEIGHTED_HTTP_POINTS if http else _WEIGHTED_POINTS, max_faults))
     if http and draw(st.integers(0, 3)):  # 3 plans in 4: one more fault, at an HTTP edge
         chosen.append(draw(faults(_HTTP_POINTS)))  # drawn last: dropping it shifts nothing
     return Plan(seed, tuple(timed), tuple(dict.fromkeys(chosen)))
+
+
+@cache
+def _report_lists(
+    invalid: bool, hostile: bool, http: bool, most: int
+) -> st.SearchStrategy[list[ReportSpec]]:
+    return st.lists(
+        report_specs(invalid=invalid, hostile=hostile, http=http), min_size=1, max_size=most
+    )
+
+
+@cache
+def _fault_lists(points: tuple[str, ...], most: int) -> st.SearchStrategy[list[Fault]]:
+    return st.lists(faults(points), max_size=most)
