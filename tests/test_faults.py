@@ -213,3 +213,17 @@ def test_familia_shrinks_to_one_report_and_one_fault() -> None:
         cx = search_family("delivery", target.factory, seed=seed, examples=100).counterexample
         assert cx is not None
         assert (len(cx.plan.reports), len(cx.plan.faults)) == (1, 1)
+
+
+def test_identical_reports_sent_apart_are_still_byte_identical() -> None:
+    a = make_submission(0, ReportSpec(0, data="identical"), seed=1)
+    b = make_submission(1, ReportSpec(10_000, data="identical"), seed=1)
+    assert a.files == b.files
+
+
+def test_a_scenario_deadline_sets_the_bound_of_sor7() -> None:
+    # Both sends dropped: the portal prints after its own (here 72 h) deadline.
+    plan = Plan(0, (ReportSpec(0),), (Fault("transport.send.drop", 0, 2),), deadline=72 * 3_600_000)
+    run = simulate(plan, make_case_system)
+    assert check(run.history, plan.resolution_bound).failed == set()
+    assert "SOR-7" in check(run.history).failed  # against the default 48 h bound it is late

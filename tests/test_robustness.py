@@ -472,3 +472,21 @@ def test_load_target_module_that_fails_to_import(tmp_path: Path) -> None:
     path = tmp_path / "broken_adapter.py"
     path.write_text("raise ImportError('missing dependency')\n", encoding="utf-8")
     assert_target_error(f"{path}:make_case_system", "ImportError: missing dependency")
+
+
+def test_a_hang_inside_the_durability_probe_is_a_hang_not_a_false_sor2() -> None:
+    import time as _time
+
+    from harness.components.case_system import ReferenceCaseSystem
+
+    class SlowFind(ReferenceCaseSystem):
+        def find(self, report_id: str):  # type: ignore[no-untyped-def]
+            _time.sleep(2)  # the probe runs inside handle(), under handle's guard
+            return super().find(report_id)
+
+    def factory(env: CaseSystemEnv) -> SlowFind:
+        return SlowFind(env)
+
+    run = simulate(Plan(0, (ReportSpec(0),)), factory, guard_seconds=0.5)
+    assert run.hung is not None
+    assert not any(e.kind == "probe_failed" for e in run.history)

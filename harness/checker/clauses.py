@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from harness.checker.outcomes import LEGAL, Facts, Outcome, ReportFacts, gather, outcome_of
 from harness.engine.context import Timing
 from harness.engine.history import Event
-from harness.engine.loop import MINUTE
 
 CLAUSE_IDS = ("SOR-1", "SOR-2", "SOR-3", "SOR-4", "SOR-5", "SOR-6", "SOR-7", "SOR-8")
 WARNING_IDS = ("W-1",)
@@ -56,8 +55,7 @@ def fmt_t(ms: int) -> str:
 
 
 def default_resolution_bound(timing: Timing | None = None) -> int:
-    t = timing or Timing()
-    return t.deadline + t.print_delay + MINUTE
+    return (timing or Timing()).resolution_bound
 
 
 def _judge(r: ReportFacts, facts: Facts, bound: int) -> Iterator[tuple[str, int, str, int | None]]:

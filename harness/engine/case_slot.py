@@ -220,8 +220,8 @@ class CaseSystemSlot:
     def probe(self, report: str) -> bool:
         try:
             return bool(self.fresh_read(lambda s: list(find_records(s, report))))
-        except KeyboardInterrupt:
-            raise
+        except (KeyboardInterrupt, AdapterHung):
+            raise  # a hang inside handle() is the adapter's hang, not a failed probe
         except BaseException as exc:
             self.sim.record(HARNESS, "probe_failed", report, detail=describe(exc))
             return False

@@ -25,6 +25,11 @@ class Timing:
     storage_timeout: int = 30 * SECOND
     max_deliveries: int = 3  # failed deliveries before the dead-letter queue
 
+    @property
+    def resolution_bound(self) -> int:
+        """SOR-7: how long after acceptance a report may take to be final."""
+        return self.deadline + self.print_delay + MINUTE
+
 
 @dataclass
 class Sim:

@@ -63,7 +63,10 @@ def apply_profile(body: dict[str, Any], profile: str) -> dict[str, Any]:
         return dict(_map_strings(body, lambda s: unicodedata.normalize(form, s)))
     if profile == "astral":
         return dict(_map_strings(body, lambda s: f"{s} {_ASTRAL}" if s and " " in s else s))
-    if profile == "empty_optional":
+    if profile == "identical":
+        # the same moment too, whenever it is sent: byte-identical means every byte
+        body["sendingstidspunkt"] = "2023-06-01T12:00:00"
+    elif profile == "empty_optional":
         _drop_optional(body)
     elif profile == "dst_fallback":
         body["sendingstidspunkt"] = "2023-10-29T02:30:00"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from harness.engine.context import Timing
 from harness.engine.faults import POINTS, Fault
 from harness.engine.workload import ReportSpec
 
@@ -61,6 +62,12 @@ class Plan:
             ),
             None if deadline is None else int(deadline),
         )
+
+    @property
+    def resolution_bound(self) -> int:
+        """SOR-7's bound for this plan: its own deadline when a scenario set one."""
+        timing = Timing() if self.deadline is None else replace(Timing(), deadline=self.deadline)
+        return timing.resolution_bound
 
     @property
     def size(self) -> tuple[int, int]:

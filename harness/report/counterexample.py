@@ -102,7 +102,7 @@ def replay(
     options = replay_options(path, raw, given or {})
     target = load_target(raw.get("target"), options)
     run = simulate(plan, target.factory, options=options)
-    result = check(run.history)
+    result = check(run.history, plan.resolution_bound)
     redactor = Redactor.for_options(options)
     lines = [redactor.text(ln) for ln in render(run.history.events, result.violations)]
     return raw, run, sorted(result.failed), lines

@@ -92,7 +92,7 @@ def run_scenario(
     label = f"scenario:{scenario.name}"
     plan = base_plan(scenario)
     run = simulate(plan, factory, options=options, max_steps=max(200_000, 200 * len(plan.reports)))
-    result = check(run.history)
+    result = check(run.history, plan.resolution_bound)
     if scenario.profile is not None:
         out = search(
             label,

@@ -6,7 +6,6 @@ clauses of that family and is not displaced by a smaller failure elsewhere.
 
 from __future__ import annotations
 
-import contextlib
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -79,6 +78,11 @@ class FamilyResult:
         return found
 
 
+def _hung() -> None:
+    """One place that raises for a hang, so Hypothesis sees one failure, not two."""
+    raise _Violated("the adapter hung")
+
+
 class _Violated(Exception):
     """Raised inside the property so that Hypothesis shrinks the example."""
 
@@ -133,10 +137,12 @@ def search(
     def run_plan(plan: Plan) -> None:
         nonlocal searching, hung
         if hung:
-            return  # a hanging adapter hangs again: stop spending the guard's seconds on it
+            # A hanging adapter hangs again: do not spend the guard's seconds on it. Fail
+            # every example alike, so Hypothesis' final replay agrees (no Flaky error).
+            _hung()
         run = simulate(plan, factory, options=options)
-        result = check(run.history)
-        if searching:
+        result = check(run.history, plan.resolution_bound)
+        if searching or run.hung:
             out.add_run(run.reached, run.fired, result)
             for clause in result.failed:
                 known = seen.get(clause)
@@ -146,7 +152,7 @@ def search(
                     )
         if run.hung:
             hung = True
-            return
+            _hung()
         # Steer toward plans whose faults actually fire (a fault aimed at an
         # occurrence the run never reaches tests nothing).
         target(float(sum(run.fired.values())), label="faults fired")
@@ -167,8 +173,14 @@ def search(
         phases=(Phase.generate, Phase.shrink),
         print_blob=False,
     )(hypothesis_seed(seed)(given(strategy)(run_plan)))
-    with without_local_constants(), contextlib.suppress(_Violated):
-        prop()
+    with without_local_constants():
+        try:
+            prop()
+        except _Violated:
+            pass
+        except BaseExceptionGroup as group:  # several failures at once: all ours, or re-raise
+            if group.split(_Violated)[1] is not None:
+                raise
     if failures:
         out.counterexample = failures[-1]  # Hypothesis ends by replaying its smallest example
     final = out.counterexample.clauses if out.counterexample else []
@@ -212,11 +224,12 @@ def family_from_json(raw: dict[str, Any]) -> FamilyResult:
         if data is None:
             return None
         history = History.from_json(data["history"])
+        plan = Plan.from_json(data["plan"])
         return Counterexample(
             data["family"],
-            Plan.from_json(data["plan"]),
+            plan,
             list(data["clauses"]),
-            check(history),
+            check(history, plan.resolution_bound),
             history,
             bool(data["shrunk"]),
         )
