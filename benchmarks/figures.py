@@ -174,13 +174,21 @@ def soak(reports: int, faults_per_point: int) -> tuple[float, int]:
 
 
 def soak_peak_rss_mb(reports: int, faults_per_point: int) -> float:
-    """Peak RSS of a streamed soak with faults, in a child process so nothing else counts."""
+    """Peak RSS of a streamed soak with faults, in a child process so nothing else counts.
+
+    Read as VmHWM from /proc where Linux has it: ru_maxrss survives exec on Linux, so
+    a child started from a large parent would report the parent's peak instead."""
     code = (
         "import resource, sys\n"
         f"sys.path.insert(0, {str(REPO / 'benchmarks')!r})\n"
         "from figures import soak\n"
         f"rate, held = soak({reports}, {faults_per_point})\n"
-        "print(rate, held, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "try:\n"
+        "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "    peak_kb = int(hwm.split()[1])\n"
+        "except OSError:\n"
+        "    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(rate, held, peak_kb)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO
