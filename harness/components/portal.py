@@ -67,7 +67,6 @@ class _Report:
     submission: Submission
     state: PortalState = PortalState.AKSEPTERT
     sends: int = 0
-    printed: bool = False
     melding_ids: list[str] = field(default_factory=list)
 
 
@@ -161,7 +160,6 @@ class Portal:
             self._print(rep, trigger="deadline")
 
     def _print(self, rep: _Report, trigger: str) -> None:
-        rep.printed = True
         self._sim.record(PORTAL, "fallback", rep.report_id, trigger=trigger)
         self._set(rep, PortalState.SENDT_PRINT)
         self._sim.loop.call_later(
