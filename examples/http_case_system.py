@@ -55,25 +55,35 @@ class HttpCaseSystem:
     def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
         report_id = message.headers.get(BEKYMRINGSMELDING_ID, "")
         try:
-            if not self.find(report_id):  # a redelivery of a stored report skips to the reply
-                files = self._payload(message)
-                json.loads(files.get(REPORT_JSON, b""))  # a damaged report is refused
-                with self.db:  # one transaction: a failed commit leaves nothing behind
-                    self.db.execute(
-                        "INSERT OR IGNORE INTO reports VALUES (?, ?, ?)",
-                        (report_id, files[REPORT_JSON], files.get(REPORT_PDF, b"")),
-                    )
+            self._store(message, report_id)
             self._reply(message, MOTTATT)
         except HttpFailed:
             channel.nack_with_requeue()  # try again later; after 3 the portal gets serverfeil
             return
         except (ValueError, sqlite3.Error) as exc:
-            try:
-                self._reply(message, FEILET, feilmelding(f"kunne ikke lagre meldingen: {exc}"))
-            except HttpFailed:
-                channel.nack_with_requeue()
+            if not self._refuse(message, channel, exc):
                 return
         channel.ack()
+
+    def _store(self, message: IncomingMessage, report_id: str) -> None:
+        if self.find(report_id):
+            return  # a redelivery of a stored report skips to the reply
+        files = self._payload(message)
+        json.loads(files.get(REPORT_JSON, b""))  # a damaged report is refused
+        with self.db:  # one transaction: a failed commit leaves nothing behind
+            self.db.execute(
+                "INSERT OR IGNORE INTO reports VALUES (?, ?, ?)",
+                (report_id, files[REPORT_JSON], files.get(REPORT_PDF, b"")),
+            )
+
+    def _refuse(self, message: IncomingMessage, channel: ReplyChannel, why: Exception) -> bool:
+        """Reply `feilet`; False (and requeued) when even that reply could not be sent."""
+        try:
+            self._reply(message, FEILET, feilmelding(f"kunne ikke lagre meldingen: {why}"))
+        except HttpFailed:
+            channel.nack_with_requeue()
+            return False
+        return True
 
     def _payload(self, message: IncomingMessage) -> dict[str, bytes]:
         doc_id = message.headers.get(DOKUMENTLAGER_ID)
@@ -88,6 +98,11 @@ class HttpCaseSystem:
             raise HttpFailed(str(exc)) from exc
         if r.status_code != 200:
             raise HttpFailed(f"download of {name}: HTTP {r.status_code}")
+        return self._verified(name, r)
+
+    @staticmethod
+    def _verified(name: str, r: requests.Response) -> bytes:
+        """The body, if it is the whole document its `Repr-Digest` names."""
         digest = base64.b64encode(hashlib.sha256(r.content).digest()).decode()
         if r.headers.get("Repr-Digest") != f"sha-256=:{digest}:":
             raise HttpFailed(f"download of {name}: the body does not match its Repr-Digest")

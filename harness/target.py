@@ -50,6 +50,9 @@ def _load_module(spec: str, where: str) -> Any:
         name = f"harness_target_{zlib.crc32(str(path.resolve()).encode()):08x}"
         if name in sys.modules:
             return sys.modules[name]
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.append(folder)  # so the adapter can import the modules beside it
         loader_spec = importlib.util.spec_from_file_location(name, path)
         if loader_spec is None or loader_spec.loader is None:
             raise _fail(spec, f"{where!r} cannot be loaded as a Python module")
