@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.engine.faults import Injector
-from harness.engine.history import History
+from harness.engine.history import Event, History
 from harness.engine.loop import HOUR, MINUTE, SECOND, EventLoop
 
 
@@ -39,4 +39,5 @@ class Sim:
     timing: Timing = field(default_factory=Timing)
 
     def record(self, component: str, kind: str, report: str | None = None, **data: object) -> None:
-        self.history.add(self.loop.now, component, kind, report, **data)
+        # Built here, not through History.add: one keyword dictionary, not two.
+        self.history.append(Event(self.loop.now, component, kind, report, data))

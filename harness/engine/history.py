@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 # Components that appear in a history.
 PORTAL = "portal"
@@ -17,13 +17,18 @@ HARNESS = "harness"
 HTTP = "http"  # requests an adapter made to the simulated HTTP APIs
 
 
-@dataclass(frozen=True)
-class Event:
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
+
+
+class Event(NamedTuple):
+    """A tuple, not a dataclass: a run makes about 15 a report, and a tuple is built
+    in a third of the time."""
+
     t: int  # virtual milliseconds
     component: str
     kind: str
     report: str | None = None  # bekymringsmelding-id, or "submission-N" before one is assigned
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = _NO_DATA
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,16 +57,13 @@ class History:
         self, events: list[Event] | None = None, sink: Callable[[Event], None] | None = None
     ) -> None:
         self.events: list[Event] = events if events is not None else []
-        self._sink = sink  # a streamed run hands every event on and keeps none
+        # A streamed run hands every event on and keeps none.
+        self.append: Callable[[Event], None] = self.events.append if sink is None else sink
 
     def add(
         self, t: int, component: str, kind: str, report: str | None = None, **data: Any
     ) -> None:
-        event = Event(t, component, kind, report, data)
-        if self._sink is None:
-            self.events.append(event)
-        else:
-            self._sink(event)
+        self.append(Event(t, component, kind, report, data))
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
