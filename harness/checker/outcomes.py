@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from harness.components.protocols import FEILET, MOTTATT
 from harness.engine import history as h
@@ -115,60 +116,109 @@ class FactsBuilder:
             elif e.kind == "aborted":
                 facts.aborted = str(e.data.get("reason", ""))
             return
-        r = facts.get(e.report)
-        d = e.data
-        match (e.component, e.kind):
-            case (h.PORTAL, "accept"):
-                r.submission, r.accepted_at, r.digest = d.get("submission"), e.t, d.get("digest")
-            case (h.PORTAL, "reject"):
-                r.submission = d.get("submission")
-                r.rejected_reason = str(d.get("reason") or "")
-            case (h.PORTAL, "send"):
-                r.sends += 1
-            case (h.PORTAL, "state"):
-                r.state = d.get("state")
-                if r.state in TERMINAL_STATES and r.terminal_at is None:
-                    r.terminal_at, r.terminal_event = e.t, i
-            case (h.PORTAL, "fallback"):
-                r.fallback_trigger = r.fallback_trigger or d.get("trigger")
-            case (h.PORTAL, "receipt") if d.get("meldingstype") == MOTTATT:
-                r.got_mottatt = True
-            case (h.TRANSPORT, "deliver"):
-                r.end_delivery()
-                r.deliveries += 1
-                r.current = Delivery(malformed=bool(d.get("malformed")))
-                r.malformed_delivered |= r.current.malformed
-            case (h.TRANSPORT, "fault") if "damaged_digest" in d:
-                r.damaged.add(str(d["damaged_digest"]))
-            case (h.CASE_SYSTEM, "ack"):
-                now = r.current = r.current or Delivery()
-                now.acked = True
-                if d.get("answered") is False and d.get("durable") is False:
-                    now.silent_ack = (e.t, i)
-            case (h.CASE_SYSTEM, "reply"):
-                now = r.current = r.current or Delivery()
-                kind, durable = d.get("meldingstype"), d.get("durable") is not False
-                now.replied = True
-                now.answered |= kind == FEILET or (kind == MOTTATT and durable)
-                if kind == MOTTATT:
-                    r.sent_mottatt = True
-                    r.swallowed_malformed |= now.malformed and not durable
-                    if not durable:
-                        r.mottatt_not_durable.append((e.t, i))
-            case (h.CASE_SYSTEM, "crash"):
-                r.store_trouble = True
-                malformed = r.current is not None and r.current.malformed
-                r.crashed_on_malformed |= malformed and d.get("cause") in ("raised", "hung")
-                r.end_delivery()
-            case (h.STORAGE, "fault"):
-                r.store_trouble = True
-            case (h.HARNESS, "record"):
-                r.records.append(str(d.get("digest")))
+        r = facts.get(e.report)  # every event opens its report, even one of a kind skipped
+        on = _ON.get((e.component, e.kind))
+        if on is not None:
+            on(r, e.t, e.data, i)
 
     def finish(self) -> Facts:
         for r in self.facts.reports.values():
             r.end_delivery()
         return self.facts
+
+
+# What each kind of event tells about its report: (facts, t, data, event index).
+# A table rather than a `match`: most events of a run are kinds the checker skips,
+# and a look-up rules them out at once instead of after every pattern.
+def _accept(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.submission, r.accepted_at, r.digest = d.get("submission"), t, d.get("digest")
+
+
+def _reject(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.submission = d.get("submission")
+    r.rejected_reason = str(d.get("reason") or "")
+
+
+def _send(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.sends += 1
+
+
+def _state(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.state = d.get("state")
+    if r.state in TERMINAL_STATES and r.terminal_at is None:
+        r.terminal_at, r.terminal_event = t, i
+
+
+def _fallback(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.fallback_trigger = r.fallback_trigger or d.get("trigger")
+
+
+def _receipt(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    if d.get("meldingstype") == MOTTATT:
+        r.got_mottatt = True
+
+
+def _deliver(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.end_delivery()
+    r.deliveries += 1
+    r.current = Delivery(malformed=bool(d.get("malformed")))
+    r.malformed_delivered |= r.current.malformed
+
+
+def _transport_fault(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    if "damaged_digest" in d:
+        r.damaged.add(str(d["damaged_digest"]))
+
+
+def _ack(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    now = r.current = r.current or Delivery()
+    now.acked = True
+    if d.get("answered") is False and d.get("durable") is False:
+        now.silent_ack = (t, i)
+
+
+def _reply(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    now = r.current = r.current or Delivery()
+    kind, durable = d.get("meldingstype"), d.get("durable") is not False
+    now.replied = True
+    now.answered |= kind == FEILET or (kind == MOTTATT and durable)
+    if kind == MOTTATT:
+        r.sent_mottatt = True
+        r.swallowed_malformed |= now.malformed and not durable
+        if not durable:
+            r.mottatt_not_durable.append((t, i))
+
+
+def _crash(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.store_trouble = True
+    malformed = r.current is not None and r.current.malformed
+    r.crashed_on_malformed |= malformed and d.get("cause") in ("raised", "hung")
+    r.end_delivery()
+
+
+def _storage_fault(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.store_trouble = True
+
+
+def _record(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.records.append(str(d.get("digest")))
+
+
+_ON: dict[tuple[str, str], Callable[[ReportFacts, int, Mapping[str, Any], int], None]] = {
+    (h.PORTAL, "accept"): _accept,
+    (h.PORTAL, "reject"): _reject,
+    (h.PORTAL, "send"): _send,
+    (h.PORTAL, "state"): _state,
+    (h.PORTAL, "fallback"): _fallback,
+    (h.PORTAL, "receipt"): _receipt,
+    (h.TRANSPORT, "deliver"): _deliver,
+    (h.TRANSPORT, "fault"): _transport_fault,
+    (h.CASE_SYSTEM, "ack"): _ack,
+    (h.CASE_SYSTEM, "reply"): _reply,
+    (h.CASE_SYSTEM, "crash"): _crash,
+    (h.STORAGE, "fault"): _storage_fault,
+    (h.HARNESS, "record"): _record,
+}
 
 
 def gather(events: Iterable[Event]) -> Facts:
