@@ -164,3 +164,23 @@ NOT_AN_ADAPTER = """
     def make(env):
         return object()
 """
+
+
+# -- jobs for the worker-process tests: importable by name in a spawned process --------
+def job_echo(value: int) -> int:
+    return value * 2
+
+
+def job_raise(value: int) -> int:
+    raise ValueError(f"job {value} is broken on purpose")
+
+
+def job_exit(code: int) -> int:
+    os._exit(code)  # a worker process that dies without a word
+
+
+def job_block(_: int) -> int:
+    import threading
+
+    threading.Event().wait()  # never set: the job runs until its worker is stopped
+    return 0

@@ -16,6 +16,7 @@ from harness.contracts import load_contract, validate
 from harness.report.redact import Redactor, looks_like_token, redact_value, secret_key
 from harness.report.verify import verify_report
 from harness.suite.search import FAMILIES
+from harness.suite.sweep import sweep_plans
 from harness.target import REFERENCE_SPEC, load_target
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,7 +66,12 @@ def test_report_json_of_harness_run_validates_against_the_schema(tmp_path: Path)
     assert report["started"] <= report["finished"]
     assert (report["seed"], report["examples"], report["workers"]) == (3, 10, 1)
     assert [c["id"] for c in report["clauses"]] == CLAUSE_IDS
-    assert all(c["examples"] == 10 and c["counterexample"] is None for c in report["clauses"])
+    # A clause's examples are its family's: the sweep's checklist, then the 10 searched.
+    swept = {f["family"]: f["swept"] for f in report["families"]}
+    assert all(n == len(sweep_plans()) for n in swept.values()), swept
+    families = {c["id"]: c["family"] for c in report["clauses"]}
+    assert all(c["examples"] == 10 + swept[families[c["id"]]] for c in report["clauses"])
+    assert all(c["counterexample"] is None for c in report["clauses"])
     assert [f["family"] for f in report["families"]] == list(FAMILIES)
     assert report["verdict"] == "pass"
 
@@ -231,7 +237,10 @@ def test_merge_refuses_shards_of_different_runs(
     assert main(["merge", str(tmp_path / "m"), a, c]) == 2
     assert main(["merge", str(tmp_path / "m"), a, str(tmp_path / "missing")]) == 2
     report = tmp_path / "c" / "report.json"
-    report.write_text(report.read_text().replace('"examples_run": 5', '"examples_run": 6'))
+    ran = json.loads(report.read_text())["examples_run"]
+    report.write_text(
+        report.read_text().replace(f'"examples_run": {ran}', f'"examples_run": {ran + 1}')
+    )
     assert main(["merge", str(tmp_path / "m"), a, str(tmp_path / "c")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 4 and all(e.startswith("harness: error: ") for e in errors)

@@ -90,6 +90,7 @@ def _family(fam: FamilyResult, names: dict[int, str]) -> dict[str, Any]:
         "family": fam.family,
         "clauses": list(FAMILIES.get(fam.family, ())),
         "examples": fam.examples,
+        "swept": fam.swept,
         "outcomes": dict(sorted(fam.outcomes.items())),
         "faults": {p: {"reached": fam.reached[p], "fired": fam.fired[p]} for p in points},
         "exercised": sorted(fam.exercised),

@@ -124,13 +124,14 @@ def _family(entry: dict[str, Any], shard: Shard, cache: dict[str, Counterexample
 
     fam = FamilyResult(
         entry["family"],
-        int(entry["examples"]),
-        _counter(entry["outcomes"]),
-        _counter(entry["faults"], "reached"),
-        _counter(entry["faults"], "fired"),
-        set(entry["exercised"]),
-        _counter(entry["warnings"]),
-        cx(entry["counterexample"]),
+        examples=int(entry["examples"]),
+        swept=int(entry.get("swept", 0)),
+        outcomes=_counter(entry["outcomes"]),
+        reached=_counter(entry["faults"], "reached"),
+        fired=_counter(entry["faults"], "fired"),
+        exercised=set(entry["exercised"]),
+        warnings=_counter(entry["warnings"]),
+        counterexample=cx(entry["counterexample"]),
     )
     for clause, name in entry["also_failed"].items():
         found = cx(name)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 
 from harness.contracts import Contract, load_contract
 from harness.scenarios.model import load as load_scenario
@@ -14,10 +13,15 @@ from harness.scenarios.runner import run_scenario
 from harness.suite.search import (
     DEFAULT_EXAMPLES,
     FAMILIES,
+    SLICES,
     Counterexample,
     FamilyResult,
+    ends_family,
+    merge_slices,
     search_family,
+    search_slice,
 )
+from harness.suite.workers import Workers
 from harness.target import REFERENCE_SPEC, load_target
 
 SCENARIO_PREFIX = "scenario:"
@@ -104,19 +108,21 @@ class SuiteResult:
         return seen
 
 
-def _search_one(family: str, config: SuiteConfig) -> FamilyResult:
+def _search_one(unit: str, config: SuiteConfig, index: int | None = None) -> FamilyResult:
+    """One unit of work: a scenario, a whole family, or slice `index` of a family."""
     target = load_target(config.target, config.options)
-    if family.startswith(SCENARIO_PREFIX):
-        scenario = load_scenario(family.removeprefix(SCENARIO_PREFIX))
+    if unit.startswith(SCENARIO_PREFIX):
+        scenario = load_scenario(unit.removeprefix(SCENARIO_PREFIX))
         return run_scenario(
             scenario,
             target.factory,
             reference=target.spec == REFERENCE_SPEC,
             options=dict(config.options),
         )
-    return search_family(
-        family,
-        target.factory,
+    search = search_family if index is None else partial(search_slice, index=index)
+    return search(
+        unit,
+        factory=target.factory,
         seed=config.seed,
         examples=config.examples,
         options=dict(config.options),
@@ -133,19 +139,79 @@ def run_suite(
     units = config.units
     done: dict[str, FamilyResult] = {}
     if config.workers <= 1:
-        for family in units:
-            done[family] = _search_one(family, config)
+        for unit in units:
+            done[unit] = _search_one(unit, config)
             if progress:
-                progress(done[family])
+                progress(done[unit])
     else:
-        # spawn: each worker imports the target afresh, with nothing inherited by accident.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(config.workers, mp_context=ctx) as pool:
-            futures = {pool.submit(_search_one, f, config): f for f in units}
-            for future in as_completed(futures):
-                result = future.result()
-                done[futures[future]] = result
-                if progress:
-                    progress(result)
+        done = _run_parallel(config, units, progress)
     results = [done[f] for f in units]  # the config's order, however they finished
     return SuiteResult(config, target.spec, results, load_contract(), target.expects)
+
+
+Job = tuple[str, int | None]  # (unit, slice of a family or None for a scenario)
+
+
+def _run_parallel(
+    config: SuiteConfig, units: Sequence[str], progress: Callable[[FamilyResult], None] | None
+) -> dict[str, FamilyResult]:
+    """Families in slices on `workers` processes, this one included. A family's result is
+    merged from its slices in order, exactly as search_family would, so the number of
+    workers changes how long a run takes and nothing else."""
+    jobs: deque[Job] = deque()
+    for unit in units:
+        scenario = unit.startswith(SCENARIO_PREFIX)
+        jobs += [(unit, None)] if scenario else [(unit, k) for k in range(SLICES)]
+    parts: dict[str, dict[int, FamilyResult]] = {u: {} for u in units}
+    done: dict[str, FamilyResult] = {}
+
+    def take() -> Job | None:
+        """The next job whose family is still open."""
+        while jobs:
+            job = jobs.popleft()
+            if job[0] not in done:
+                return job
+        return None
+
+    def finish(job: Job, result: FamilyResult) -> None:
+        unit, index = job
+        if unit in done:
+            return  # a slice after the one that ended its family: ignored, as in serial runs
+        if index is None:
+            done[unit] = result
+        else:
+            parts[unit][index] = result
+            in_order = []
+            for k in range(SLICES):
+                if k not in parts[unit]:
+                    break
+                in_order.append(parts[unit][k])
+            if len(in_order) < SLICES and not any(ends_family(p) for p in in_order):
+                return  # an earlier slice may still end the family: wait for it
+            done[unit] = merge_slices(unit, in_order)
+        if progress:
+            progress(done[unit])
+
+    def next_job() -> tuple[str, SuiteConfig, int | None] | None:
+        job = take()
+        return None if job is None else (job[0], config, job[1])
+
+    workers = Workers(max(1, min(config.workers - 1, len(jobs) - 1)), _search_one)
+    try:
+        while len(done) < len(units):
+            workers.feed(next_job)
+            for (unit, _, index), result in workers.results(block=False):
+                finish((unit, index), result)
+            if len(done) == len(units):
+                break
+            if (job := take()) is not None:  # this process is a worker too
+                finish(job, _search_one(job[0], config, job[1]))
+            elif workers.busy:
+                for (unit, _, index), result in workers.results(block=True):
+                    finish((unit, index), result)
+            else:  # every job ran, yet a family is open: a bug here, not a long wait
+                open_units = [u for u in units if u not in done]
+                raise RuntimeError(f"parallel run ended with {open_units} unfinished")
+    finally:
+        workers.stop()  # any slice still running is one no family needs
+    return done

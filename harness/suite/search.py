@@ -1,20 +1,26 @@
 """The contract suite: a Hypothesis search per clause family, shrunk counterexamples.
 
 Each family is searched on its own, so a counterexample is shrunk toward the
-clauses of that family and is not displaced by a smaller failure elsewhere.
+clauses of that family and is not displaced by a smaller failure elsewhere. A
+family runs as SLICES independent slices (units of work for parallel workers):
+the first runs the sweep (suite/sweep.py), each searches its share of the budget
+with a seed of its own, and the first slice to find a counterexample ends the
+family, exactly as one long search would stop at its first failure.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from harness.checker.clauses import CheckResult, check
 from harness.components.protocols import CaseSystemFactory
@@ -23,6 +29,7 @@ from harness.engine.plan import Plan
 from harness.engine.world import simulate, uses_http
 from harness.suite.stable import without_local_constants
 from harness.suite.strategies import plans
+from harness.suite.sweep import sweep_plans
 
 # Injection points every plan of a family carries: the rejection family is about
 # bad input, and a damaged message is how bad input reaches the case system.
@@ -34,6 +41,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "rejection": ("SOR-6",),
 }
 DEFAULT_EXAMPLES = 100
+# Four slices a family: twelve units of work, enough to keep two or four workers busy.
+SLICES = 4
 
 
 @dataclass
@@ -49,7 +58,9 @@ class Counterexample:
 @dataclass
 class FamilyResult:
     family: str
-    examples: int = 0
+    examples: int = 0  # plans run and checked: the sweep's and the search's
+    swept: int = 0  # of which the sweep's
+    hung: bool = False  # the adapter hung: every later example would hang too
     outcomes: Counter[str] = field(default_factory=Counter)
     reached: Counter[str] = field(default_factory=Counter)
     fired: Counter[str] = field(default_factory=Counter)
@@ -94,25 +105,102 @@ def search_family(
     seed: int,
     examples: int,
     options: dict[str, str] | None = None,
-    on_found: Callable[[], None] | None = None,
+    on_found: Callable[[set[str]], None] | None = None,
 ) -> FamilyResult:
+    """Every slice of one family in turn, up to the first that finds a counterexample."""
+    parts: list[FamilyResult] = []
+    for index in range(SLICES):
+        parts.append(
+            search_slice(
+                family,
+                index,
+                factory,
+                seed=seed,
+                examples=examples,
+                options=options,
+                on_found=on_found,
+            )
+        )
+        if ends_family(parts[-1]):
+            break
+    return merge_slices(family, parts)
+
+
+def search_slice(
+    family: str,
+    index: int,
+    factory: CaseSystemFactory,
+    *,
+    seed: int,
+    examples: int,
+    options: dict[str, str] | None = None,
+    on_found: Callable[[set[str]], None] | None = None,
+) -> FamilyResult:
+    """Slice `index` of a family whose whole budget is `examples`. Its result depends
+    on nothing but its arguments, so slices may run anywhere, in any order."""
     if family not in FAMILIES:
         raise ValueError(f"unknown clause family {family!r}; known: {', '.join(FAMILIES)}")
-    strategy = plans(
-        invalid=family == "rejection",
-        always=AIMED_AT.get(family, ()),
-        http=uses_http(factory, options),  # HTTP faults only for adapters that use HTTP
-    )
+    if not 0 <= index < SLICES:
+        raise ValueError(f"slice {index} of {family!r} does not exist; slices: 0-{SLICES - 1}")
+    http = _uses_http(factory, tuple(sorted((options or {}).items())))
+    always = AIMED_AT.get(family, ())
+    strategy = plans(invalid=family == "rejection", always=always, http=http)
     return search(
         family,
         strategy,
         set(FAMILIES[family]),
         factory,
-        seed=family_seed(seed, family),
-        examples=examples,
+        seed=slice_seed(seed, family, index),
+        examples=examples // SLICES + (index < examples % SLICES),
         options=options,
         on_found=on_found,
+        sweep=sweep_plans(http=http, always=always) if index == 0 else (),
     )
+
+
+def ends_family(part: FamilyResult) -> bool:
+    """Whether the slices after this one would change nothing: one long search stops at
+    its first counterexample, and a hanging adapter would only hang again."""
+    return part.counterexample is not None or part.hung
+
+
+def merge_slices(family: str, parts: Sequence[FamilyResult]) -> FamilyResult:
+    """One family's result from its slices, in slice order; slices after the first that
+    ends the family are ignored, so results never depend on how many ran."""
+    out = FamilyResult(family)
+    for part in parts:
+        out.examples += part.examples
+        out.swept += part.swept
+        out.outcomes.update(part.outcomes)
+        out.reached.update(part.reached)
+        out.fired.update(part.fired)
+        out.exercised |= part.exercised
+        out.warnings.update(part.warnings)
+        for clause, cx in part.also_failed.items():
+            known = out.also_failed.get(clause)
+            if known is None or cx.plan.size < known.plan.size:
+                out.also_failed[clause] = cx
+        if ends_family(part):
+            out.counterexample = part.counterexample
+            out.hung = part.hung
+            break
+    final = out.counterexample.clauses if out.counterexample else []
+    out.also_failed = {c: cx for c, cx in sorted(out.also_failed.items()) if c not in final}
+    return out
+
+
+def _uses_http(factory: CaseSystemFactory, options: tuple[tuple[str, str], ...]) -> bool:
+    """uses_http, once a process for each adapter where it can be looked up again."""
+    try:
+        hash(factory)
+    except TypeError:  # a callable object without __hash__
+        return uses_http(factory, dict(options))
+    return _uses_http_cached(factory, options)
+
+
+@cache
+def _uses_http_cached(factory: CaseSystemFactory, options: tuple[tuple[str, str], ...]) -> bool:
+    return uses_http(factory, dict(options))
 
 
 def search(
@@ -124,19 +212,21 @@ def search(
     seed: int,
     examples: int,
     options: dict[str, str] | None = None,
-    on_found: Callable[[], None] | None = None,
+    on_found: Callable[[set[str]], None] | None = None,
+    sweep: Sequence[Plan] = (),
 ) -> FamilyResult:
-    """Search `strategy` for a plan breaking any of `clauses`, and shrink it.
-    `on_found` is called once, when the first such plan turns up (benchmarks time it)."""
+    """Run the `sweep` plans, then search `strategy` for a plan breaking any of
+    `clauses`, and shrink it; a sweep plan that breaks one ends it there, unshrunk
+    (it is as small as a plan gets). `on_found` gets the clauses each failing plan
+    broke, before shrinking (benchmarks time detection with it)."""
     out = FamilyResult(label)
     failures: list[Counterexample] = []  # the failing examples, shrinking included
     seen: dict[str, Counterexample] = {}  # every clause broken while searching: smallest example
-    searching = True  # False once Hypothesis found a failure and is shrinking
-    hung = False
+    searching = True  # False once a failure was found and Hypothesis is shrinking it
 
     def run_plan(plan: Plan) -> None:
-        nonlocal searching, hung
-        if hung:
+        nonlocal searching
+        if out.hung:
             # A hanging adapter hangs again: do not spend the guard's seconds on it. Fail
             # every example alike, so Hypothesis' final replay agrees (no Flaky error).
             _hung()
@@ -144,6 +234,8 @@ def search(
         result = check(run.history, plan.resolution_bound)
         if searching or run.hung:
             out.add_run(run.reached, run.fired, result)
+            if result.failed and on_found is not None:
+                on_found(result.failed)
             for clause in result.failed:
                 known = seen.get(clause)
                 if known is None or plan.size < known.plan.size:
@@ -151,15 +243,14 @@ def search(
                         label, plan, sorted(result.failed), result, run.history, shrunk=False
                     )
         if run.hung:
-            hung = True
+            out.hung = True
             _hung()
-        # Steer toward plans whose faults actually fire (a fault aimed at an
-        # occurrence the run never reaches tests nothing).
-        target(float(sum(run.fired.values())), label="faults fired")
+        if currently_in_test_context():  # not in the sweep, which Hypothesis does not run
+            # Steer toward plans whose faults actually fire (a fault aimed at an
+            # occurrence the run never reaches tests nothing).
+            target(float(sum(run.fired.values())), label="faults fired")
         broken = sorted(result.failed & clauses)
         if broken:
-            if searching and on_found is not None:
-                on_found()
             searching = False
             failures.append(Counterexample(label, plan, broken, result, run.history))
             raise _Violated(", ".join(broken))
@@ -175,7 +266,11 @@ def search(
     )(hypothesis_seed(seed)(given(strategy)(run_plan)))
     with without_local_constants():
         try:
-            prop()
+            for plan in sweep:
+                out.swept += 1
+                run_plan(plan)
+            if examples > 0:
+                prop()
         except _Violated:
             pass
         except BaseExceptionGroup as group:  # several failures at once: all ours, or re-raise
@@ -186,6 +281,13 @@ def search(
     final = out.counterexample.clauses if out.counterexample else []
     out.also_failed = {c: cx for c, cx in sorted(seen.items()) if c not in final}
     return out
+
+
+def slice_seed(seed: int, family: str, index: int) -> int:
+    """Each slice searches its own examples, reproducibly from the one run seed."""
+    if index == 0:
+        return family_seed(seed, family)
+    return zlib.crc32(f"{seed}:{family}:{index}".encode())
 
 
 def family_seed(seed: int, family: str) -> int:
@@ -209,6 +311,8 @@ def family_to_json(fam: FamilyResult) -> dict[str, object]:
     return {
         "family": fam.family,
         "examples": fam.examples,
+        "swept": fam.swept,
+        "hung": fam.hung,
         "outcomes": dict(fam.outcomes),
         "reached": dict(fam.reached),
         "fired": dict(fam.fired),
@@ -236,13 +340,15 @@ def family_from_json(raw: dict[str, Any]) -> FamilyResult:
 
     fam = FamilyResult(
         raw["family"],
-        int(raw["examples"]),
-        Counter(raw["outcomes"]),
-        Counter(raw["reached"]),
-        Counter(raw["fired"]),
-        set(raw["exercised"]),
-        Counter(raw["warnings"]),
-        cx_from(raw["counterexample"]),
+        examples=int(raw["examples"]),
+        swept=int(raw.get("swept", 0)),
+        hung=bool(raw.get("hung", False)),
+        outcomes=Counter(raw["outcomes"]),
+        reached=Counter(raw["reached"]),
+        fired=Counter(raw["fired"]),
+        exercised=set(raw["exercised"]),
+        warnings=Counter(raw["warnings"]),
+        counterexample=cx_from(raw["counterexample"]),
     )
     for clause, data in raw["also_failed"].items():
         cx = cx_from(data)

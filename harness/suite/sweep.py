@@ -1,0 +1,58 @@
+"""The sweep: a short, fixed checklist of plans a family runs before its search.
+
+Most ways of losing a report need one fault at one step, on one ordinary report.
+Hypothesis draws such plans too, but only by chance; the sweep tries each of them
+on purpose, in a few milliseconds each: one plain report, two reports in the
+same second, byte-identical twins, every injection point struck at its first
+occurrence, each hostile data profile and each other form. The order is the
+shrinker's (plainest first, points in catalogue order), so a plan the sweep
+breaks is the one shrinking would have ended at, and needs no shrinking. The
+search then spends its budget on combinations the checklist does not cover.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from harness.engine.documents import DOKUMENTLAGER
+from harness.engine.faults import CATALOGUE, Fault
+from harness.engine.hostile import DATA_PROFILES
+from harness.engine.plan import Plan
+from harness.engine.workload import FORMS, ReportSpec
+
+# A report sent by reference is downloaded twice (the JSON, then the PDF): a
+# download fault is struck at each, since a damaged PDF is what goes unnoticed.
+_DOWNLOAD_OCCURRENCES = (0, 1)
+
+
+@cache
+def sweep_plans(*, http: bool = False, always: tuple[str, ...] = ()) -> tuple[Plan, ...]:
+    """The checklist, in the order it runs. `http` adds the HTTP edges (for adapters
+    that use them); `always` names points every plan includes, as in plans()."""
+    aimed = tuple(Fault(point, 0) for point in always)
+    plain = ReportSpec(0)
+    by_reference = ReportSpec(0, data=DOKUMENTLAGER)
+    twin = ReportSpec(0, data="identical")
+    checklist: list[tuple[tuple[ReportSpec, ...], tuple[Fault, ...]]] = [
+        ((plain,), ()),
+        ((plain, ReportSpec(0, "offentlig")), ()),  # two reports, one second: keys collide
+        ((twin, twin), ()),  # the same form sent twice: two reports, equal bytes
+    ]
+    for point in CATALOGUE:
+        if point.name.startswith("http.download."):
+            if http:
+                checklist += [
+                    ((by_reference,), (Fault(point.name, nth),)) for nth in _DOWNLOAD_OCCURRENCES
+                ]
+        elif point.name.startswith("http."):
+            if http:
+                checklist.append(((plain,), (Fault(point.name, 0),)))
+        else:
+            checklist.append(((plain,), (Fault(point.name, 0),)))
+    checklist += [((ReportSpec(0, data=profile),), ()) for profile in DATA_PROFILES]
+    checklist += [((ReportSpec(0, *form),), ()) for form in FORMS if ReportSpec(0, *form) != plain]
+    if http:
+        checklist.append(((by_reference,), ()))
+    return tuple(
+        Plan(0, reports, tuple(dict.fromkeys(aimed + faults))) for reports, faults in checklist
+    )

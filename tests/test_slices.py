@@ -1,0 +1,178 @@
+"""The sweep, families in slices, and the worker processes that run slices in parallel."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from helpers import REPO_ROOT, job_block, job_echo, job_exit, job_raise
+
+from harness.checker.clauses import CheckResult
+from harness.engine.documents import DOKUMENTLAGER
+from harness.engine.faults import CATALOGUE, Fault
+from harness.engine.history import History
+from harness.engine.plan import Plan
+from harness.engine.workload import ReportSpec
+from harness.suite.run import SuiteConfig, run_suite
+from harness.suite.search import (
+    SLICES,
+    Counterexample,
+    FamilyResult,
+    family_to_json,
+    merge_slices,
+    search_family,
+)
+from harness.suite.sweep import sweep_plans
+from harness.suite.workers import WorkerError, Workers
+from harness.target import load_target
+
+CORE = [p.name for p in CATALOGUE if not p.name.startswith("http.")]
+HTTP = [p.name for p in CATALOGUE if p.name.startswith("http.")]
+
+
+def example(name: str) -> str:
+    return f"{REPO_ROOT / 'examples' / name}.py:make_case_system"
+
+
+# -- the sweep ---------------------------------------------------------------------------
+def test_the_sweep_strikes_every_core_point_once_on_one_plain_report() -> None:
+    plans = sweep_plans()
+    struck = [p.faults for p in plans if p.faults]
+    assert sorted(f.point for (f,) in struck) == sorted(CORE)
+    assert all(f.nth == 0 and f.count == 1 for (f,) in struck)
+    assert all(p.reports == (ReportSpec(0),) for p in plans if p.faults)
+    assert plans[0] == Plan(0, (ReportSpec(0),)), "the plainest plan runs first"
+
+
+def test_the_sweep_of_an_http_adapter_strikes_each_download_twice() -> None:
+    plans = sweep_plans(http=True)
+    struck = Counter(f.point for p in plans for f in p.faults)
+    assert {p: struck[p] for p in HTTP if ".download." in p} == {
+        p: 2 for p in HTTP if ".download." in p
+    }
+    downloads = [p for p in plans if any(".download." in f.point for f in p.faults)]
+    assert all(p.reports == (ReportSpec(0, data=DOKUMENTLAGER),) for p in downloads)
+    assert {f.nth for p in downloads for f in p.faults} == {0, 1}  # the JSON, then the PDF
+
+
+def test_every_plan_of_an_aimed_sweep_carries_the_aimed_fault() -> None:
+    aimed = Fault("transport.deliver.corrupt", 0)
+    assert all(aimed in p.faults for p in sweep_plans(always=(aimed.point,)))
+
+
+def test_a_bug_the_sweep_catches_ends_the_family_without_a_search() -> None:
+    factory = load_target(example("familia_2023")).factory
+    result = search_family("delivery", factory, seed=0, examples=100)
+    assert result.counterexample is not None
+    assert result.counterexample.plan == Plan(
+        0, (ReportSpec(0),), (Fault("storage.execute.error", 0),)
+    )
+    assert result.counterexample.clauses == ["SOR-1", "SOR-2"]
+    assert result.examples == result.swept < len(sweep_plans())
+
+
+def test_the_sweep_catches_a_resend_bug_on_the_smallest_budget() -> None:
+    # Duplicates appear only when the portal resends after a lost reply: one fault at
+    # one step, which a search of one example rarely draws and the sweep always tries.
+    factory = load_target(example("dedup_on_melding_id")).factory
+    result = search_family("integrity", factory, seed=0, examples=1)
+    assert result.counterexample is not None and result.counterexample.clauses == ["SOR-3"]
+    assert result.counterexample.plan.faults == (Fault("transport.reply.lost", 0),)
+
+
+# -- slices ------------------------------------------------------------------------------
+def _part(examples: int, failing: str | None = None, also: str | None = None) -> FamilyResult:
+    def cx(clause: str, reports: int) -> Counterexample:
+        plan = Plan(0, tuple(ReportSpec(0) for _ in range(reports)))
+        return Counterexample("delivery", plan, [clause], CheckResult(), History())
+
+    part = FamilyResult("delivery", examples=examples, outcomes=Counter(STORED=examples))
+    if failing:
+        part.counterexample = cx(failing, 1)
+    if also:
+        part.also_failed[also] = cx(also, examples)
+    return part
+
+
+def test_slices_merge_in_order_up_to_the_first_counterexample() -> None:
+    parts = [_part(5, also="SOR-4"), _part(3, failing="SOR-1", also="SOR-4"), _part(7, "SOR-5")]
+    merged = merge_slices("delivery", parts)
+    assert merged.counterexample is parts[1].counterexample
+    assert merged.examples == 8 and merged.outcomes == Counter(STORED=8)
+    # The smallest example of each other clause, among the slices that count.
+    assert merged.also_failed == {"SOR-4": parts[1].also_failed["SOR-4"]}
+
+
+def test_a_family_budget_is_shared_among_its_slices() -> None:
+    factory = load_target(None).factory
+    result = search_family("integrity", factory, seed=0, examples=SLICES * 3 + 1)
+    assert result.examples - result.swept == SLICES * 3 + 1
+
+
+@pytest.mark.parametrize("name", ["trusts_redelivered_flag", "case_system"])
+def test_workers_change_nothing_the_suite_finds(name: str) -> None:
+    target = example(name) if name != "case_system" else None
+    runs = {
+        n: run_suite(SuiteConfig(target=target, seed=4, examples=16, workers=n)) for n in (1, 2, 3)
+    }
+    as_json = {
+        n: json.dumps([family_to_json(f) for f in r.families], sort_keys=True)
+        for n, r in runs.items()
+    }
+    assert as_json[1] == as_json[2] == as_json[3]
+    assert runs[1].failed == (["SOR-1", "SOR-2", "SOR-6"] if target else [])
+
+
+# -- worker processes ----------------------------------------------------------------------
+def _drain(workers: Workers) -> list[tuple[tuple[int, ...], int]]:
+    out = []
+    while workers.busy:
+        out += workers.results(block=True)
+    return out
+
+
+def test_workers_run_every_job_they_are_fed() -> None:
+    jobs = [(n,) for n in range(7)]
+    workers = Workers(2, job_echo)
+    try:
+        workers.feed(lambda: jobs.pop(0) if jobs else None)
+        got = _drain(workers)
+        while jobs:
+            workers.feed(lambda: jobs.pop(0) if jobs else None)
+            got += _drain(workers)
+    finally:
+        workers.stop()
+    assert sorted(got) == [((n,), 2 * n) for n in range(7)]
+
+
+def test_a_job_that_raises_is_an_error_naming_the_job_and_the_cause() -> None:
+    workers = Workers(1, job_raise)
+    try:
+        jobs = [(41,)]
+        workers.feed(lambda: jobs.pop() if jobs else None)
+        with pytest.raises(WorkerError, match=r"(?s)job \(41,\) failed.*broken on purpose"):
+            _drain(workers)
+    finally:
+        workers.stop()
+
+
+def test_a_worker_that_dies_is_an_error_not_a_wait_without_end() -> None:
+    workers = Workers(1, job_exit)
+    try:
+        jobs = [(3,)]
+        workers.feed(lambda: jobs.pop() if jobs else None)
+        with pytest.raises(WorkerError, match=r"died \(exit code 3\) running job \(3,\)"):
+            _drain(workers)
+    finally:
+        workers.stop()
+
+
+def test_stopping_ends_a_worker_in_the_middle_of_a_job() -> None:
+    workers = Workers(1, job_block)
+    jobs = [(1,)]
+    workers.feed(lambda: jobs.pop() if jobs else None)
+    assert workers.busy and workers.results(block=False) == []
+    assert workers.alive == 1
+    workers.stop()
+    assert workers.alive == 0
