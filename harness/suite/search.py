@@ -106,8 +106,10 @@ def search_family(
     examples: int,
     options: dict[str, str] | None = None,
     on_found: Callable[[set[str]], None] | None = None,
+    sweep: bool = True,
 ) -> FamilyResult:
-    """Every slice of one family in turn, up to the first that finds a counterexample."""
+    """Every slice of one family in turn, up to the first that finds a counterexample.
+    `sweep=False` leaves the sweep out (benchmarks measure the search on its own)."""
     parts: list[FamilyResult] = []
     for index in range(SLICES):
         parts.append(
@@ -119,6 +121,7 @@ def search_family(
                 examples=examples,
                 options=options,
                 on_found=on_found,
+                sweep=sweep,
             )
         )
         if ends_family(parts[-1]):
@@ -135,6 +138,7 @@ def search_slice(
     examples: int,
     options: dict[str, str] | None = None,
     on_found: Callable[[set[str]], None] | None = None,
+    sweep: bool = True,
 ) -> FamilyResult:
     """Slice `index` of a family whose whole budget is `examples`. Its result depends
     on nothing but its arguments, so slices may run anywhere, in any order."""
@@ -154,7 +158,7 @@ def search_slice(
         examples=examples // SLICES + (index < examples % SLICES),
         options=options,
         on_found=on_found,
-        sweep=sweep_plans(http=http, always=always) if index == 0 else (),
+        sweep=sweep_plans(http=http, always=always) if sweep and index == 0 else (),
     )
 
 
