@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive,
         default=1,
         metavar="WORKERS",
-        help="worker processes (clause families run in parallel)",
+        help="processes, this one included (family slices run in parallel; same result)",
     )
     run.add_argument(
         "--target-option",
