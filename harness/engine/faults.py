@@ -212,17 +212,22 @@ class Injector:
         for w in windows:
             self._windows.setdefault(w.point, []).append(range(w.start, w.end))
         self._now = now
+        self._planned = frozenset(self._armed) | frozenset(self._windows)
         self.reached: Counter[str] = Counter()
         self.fired: Counter[str] = Counter()
 
     def hit(self, point: str) -> bool:
-        if point not in POINTS:  # a typo in a component would silently never fire
-            raise KeyError(f"injection point {point!r} is not in the catalogue")
-        n = self.reached[point]
+        # Called ~20 times a report: the common case (a point reached before, nothing
+        # planned there) costs one dict look-up, a store and a set look-up.
+        n = self.reached.get(point)
+        if n is None:
+            if point not in POINTS:  # a typo in a component would silently never fire
+                raise KeyError(f"injection point {point!r} is not in the catalogue")
+            n = 0
         self.reached[point] = n + 1
+        if point not in self._planned:
+            return False
         armed, windows = self._armed.get(point), self._windows.get(point)
-        if armed is None and windows is None:
-            return False  # the common case: nothing planned here
         if (armed and any(n in occurrences for occurrences in armed)) or (
             windows and any(self._now() in span for span in windows)
         ):
