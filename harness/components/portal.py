@@ -104,7 +104,7 @@ class Portal:
             rep.report_id,
             submission=sub.index,
             meldingstype=sub.meldingstype,
-            digest=content_digest(sub.files),
+            digest=content_digest(sub.files, sim.digests),
             **({"data": sub.spec.data} if sub.spec.data else {}),
         )
         self._set(rep, PortalState.AKSEPTERT)

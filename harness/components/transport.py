@@ -206,7 +206,7 @@ class Transport:
         if doc_id is not None and self.documents is not None:
             return self.documents.damage(doc_id)  # sent by reference: damage the stored copy
         item.message = _damaged(item.message)
-        return content_digest(item.message.files)
+        return content_digest(item.message.files, self._sim.digests)
 
     def settle(self, item: _Queued, tag: int, how: str) -> None:
         sim = self._sim

@@ -237,7 +237,8 @@ class CaseSystemSlot:
         try:
             records = self.fresh_read(lambda s: list(s.records()))
             rows = sorted(
-                (checked(rec), content_digest(rec.files), sorted(rec.files)) for rec in records
+                (checked(rec), content_digest(rec.files, self.sim.digests), sorted(rec.files))
+                for rec in records
             )
         except KeyboardInterrupt:
             raise

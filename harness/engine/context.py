@@ -37,6 +37,9 @@ class Sim:
     history: History
     injector: Injector
     timing: Timing = field(default_factory=Timing)
+    # JSON digests by payload, kept for the run (see digest.content_digest); None in a
+    # streamed run, whose memory must follow the reports in flight.
+    digests: dict[bytes, bytes] | None = None
 
     def record(self, component: str, kind: str, report: str | None = None, **data: object) -> None:
         # Built here, not through History.add: one keyword dictionary, not two.

@@ -50,7 +50,7 @@ def simulate(
     if plan.deadline is not None:
         timing = replace(timing, deadline=plan.deadline)
     injector = Injector(plan.faults, plan.windows, lambda: loop.now)
-    sim = Sim(loop, History(sink=stream), injector, timing)
+    sim = Sim(loop, History(sink=stream), injector, timing, None if stream else {})
     storage = Storage()
     try:
         documents = DocumentStore(loop)
