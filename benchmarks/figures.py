@@ -16,18 +16,20 @@ from pathlib import Path
 from harness.checker.clauses import check
 from harness.checker.stream import StreamingCheck
 from harness.components.case_system import make_case_system
+from harness.engine.documents import DOKUMENTLAGER
 from harness.engine.faults import CATALOGUE, Fault
 from harness.engine.hostile import DATA_PROFILES
 from harness.engine.loop import SECOND
 from harness.engine.plan import Plan
 from harness.engine.workload import ReportSpec, SteadyWorkload
-from harness.engine.world import simulate
+from harness.engine.world import simulate, uses_http
 from harness.suite.run import SuiteConfig, run_suite
 from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES, search_family
 from harness.target import load_target
 
 REPO = Path(__file__).resolve().parent.parent
 CORE_POINTS = tuple(p.name for p in CATALOGUE if not p.name.startswith("http."))
+ALL_POINTS = tuple(p.name for p in CATALOGUE)
 
 
 def fault_mix(reports: int, faults_per_point: int, seed: int = 0) -> tuple[Fault, ...]:
@@ -115,9 +117,13 @@ def detect(spec: str, seed: int, examples: int = DEFAULT_EXAMPLES, sweep: bool =
     )
 
 
-def random_plan(rng: random.Random) -> Plan:
+def random_plan(rng: random.Random, http: bool = False) -> Plan:
     """The baseline's example: uniformly random reports and faults from the same
-    catalogue and data, no weights, no search, no shrinking."""
+    catalogue and data, no weights, no search, no shrinking. With `http` (an adapter
+    that uses the simulated HTTP APIs, as the suite gives it), the HTTP points and
+    reports sent by reference are drawn too."""
+    points = ALL_POINTS if http else CORE_POINTS
+    profiles = (None, *DATA_PROFILES, *((DOKUMENTLAGER,) if http else ()))
     reports = []
     at = 0
     for _ in range(rng.randint(1, 4)):
@@ -128,11 +134,11 @@ def random_plan(rng: random.Random) -> Plan:
                 rng.choice(("privat", "offentlig")),
                 rng.choice((1, 2)),
                 None,
-                rng.choice((None, *DATA_PROFILES)),
+                rng.choice(profiles),
             )
         )
     faults = tuple(
-        Fault(rng.choice(CORE_POINTS), rng.randint(0, 3), rng.choice((1, 2, 3)))
+        Fault(rng.choice(points), rng.randint(0, 3), rng.choice((1, 2, 3)))
         for _ in range(rng.randint(0, 4))
     )
     return Plan(rng.randrange(2**16), tuple(reports), tuple(dict.fromkeys(faults)))
@@ -144,10 +150,11 @@ def detect_baseline(spec: str, seed: int, examples: int = DEFAULT_EXAMPLES) -> D
     expects = target.expects or set()
     rng = random.Random(seed)
     start = time.perf_counter()
+    http = uses_http(target.factory)  # as the suite does, and timed as its pilot is
     failed: set[str] = set()
     first = None
     for _ in range(examples * len(FAMILIES)):
-        broken = check(simulate(random_plan(rng), target.factory).history).failed
+        broken = check(simulate(random_plan(rng, http), target.factory).history).failed
         if broken & expects and first is None:
             first = time.perf_counter() - start
         failed |= broken
