@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import TypeVar
 
 T = TypeVar("T")
+
+_installed = False  # our handler is in place for a stretch of calls (see `installed`)
+_covered = False  # a guarded call is running: its timer covers every call nested in it
+_limit = 0.0  # seconds the running call was given
 
 
 class AdapterHung(BaseException):
@@ -27,19 +32,43 @@ def _can_guard() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
-def guarded(fn: Callable[[], T], seconds: float) -> T:
-    # A guard already armed (a nested call, such as the durability probe inside a
-    # reply inside `handle`) keeps covering the inner call: do not re-arm or clear it.
-    if seconds <= 0 or not _can_guard() or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
-        return fn()
+def _fire(signum: int, frame: FrameType | None) -> None:
+    raise AdapterHung(f"the call did not return within {_limit:g} s")
 
-    def _fire(signum: int, frame: FrameType | None) -> None:
-        raise AdapterHung(f"the call did not return within {seconds:g} s")
 
+@contextmanager
+def installed() -> Iterator[None]:
+    """Keep the handler in place for every guarded call inside (a whole run), so that
+    each call only starts and stops the timer: swapping handlers through
+    `signal.signal` costs about ten times more than the call it guards, often."""
+    global _installed
+    if _installed or not _can_guard() or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        yield  # someone else's timer is running: leave their handler alone
+        return
     previous = signal.signal(signal.SIGALRM, _fire)
+    _installed = True
+    try:
+        yield
+    finally:
+        _installed = False
+        signal.signal(signal.SIGALRM, previous)
+
+
+def guarded(fn: Callable[[], T], seconds: float) -> T:
+    global _covered, _limit
+    # A guard already armed (a nested call, such as the durability probe inside a
+    # reply inside `handle`, or someone else's timer) keeps covering the inner call:
+    # do not re-arm or clear it.
+    if _covered or seconds <= 0 or not _can_guard() or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        return fn()
+    swap = not _installed
+    previous = signal.signal(signal.SIGALRM, _fire) if swap else None
+    _covered, _limit = True, seconds
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         return fn()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _covered = False
+        if swap:
+            signal.signal(signal.SIGALRM, previous)

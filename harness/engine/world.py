@@ -12,6 +12,7 @@ from harness.engine.case_slot import CaseSystemSlot
 from harness.engine.context import Sim, Timing
 from harness.engine.documents import DOKUMENTLAGER, DocumentStore
 from harness.engine.faults import Injector
+from harness.engine.guard import installed as guard_installed
 from harness.engine.history import HARNESS, HTTP, Event, History
 from harness.engine.http_world import HttpWorld
 from harness.engine.loop import EventLoop
@@ -83,7 +84,9 @@ def simulate(
             settler = Settler(sim, slot, portal.forget)
             portal.on_closed = settler.closed
             _submit_in_turn(loop, portal, plan, 0)
-        with http.serving():  # requests to the simulated APIs are answered in-process
+        # Requests to the simulated APIs are answered in-process; the hang guard's
+        # handler stays in place for the whole run.
+        with http.serving(), guard_installed():
             completed = loop.run(max_steps) and slot.hung is None
             sim.record(HARNESS, "end", None, completed=completed, steps=loop.steps)
             if settler is None:
