@@ -62,13 +62,16 @@ class Workers:
         ready = wait(self._busy_handles(), timeout=None if block else 0)
         out = []
         for i, (pipe, proc) in enumerate(zip(self._pipes, self._procs, strict=True)):
-            while self._jobs[i] and pipe in ready and pipe.poll():
-                ok, value = pipe.recv()
+            while self._jobs[i] and (pipe in ready or proc.sentinel in ready) and pipe.poll():
+                try:
+                    ok, value = pipe.recv()
+                except (EOFError, OSError):  # the pipe closed: the worker is gone
+                    break
                 job = self._jobs[i].pop(0)
                 if not ok:
                     raise WorkerError(f"job {job} failed in a worker process:\n{value}")
                 out.append((job, value))
-            if self._jobs[i] and proc.sentinel in ready and not pipe.poll():
+            if self._jobs[i] and not proc.is_alive():
                 proc.join()  # it has ended: this only collects its exit code
                 raise WorkerError(
                     f"a worker process died (exit code {proc.exitcode}) running job "
