@@ -45,7 +45,7 @@ class ReferenceCaseSystem:
         if not report_id or body is None or pdf is None:
             self._refuse(channel, "meldingen mangler bekymringsmelding-id eller filer")
             return
-        if self.find(report_id):  # a redelivery or a resend: already stored, say so again
+        if self._stored(report_id):  # a redelivery or a resend: stored already, say so again
             channel.reply(MOTTATT)
             channel.ack()
             return
@@ -70,6 +70,11 @@ class ReferenceCaseSystem:
         """Say `feilet` with a reason (the portal sends a letter at once), then ack."""
         channel.reply(FEILET, feilmelding(why))
         channel.ack()
+
+    def _stored(self, report_id: str) -> bool:
+        # Whether it is there, without reading its files back (a PDF may be 5 MB).
+        row = self._db.execute("SELECT 1 FROM reports WHERE report_id = ?", (report_id,))
+        return row.fetchone() is not None
 
     def _rows(self, where: str, params: Sequence[str]) -> Iterator[StoredRecord]:
         rows = self._db.execute(f"SELECT report_id, body, pdf FROM reports {where}", params)
