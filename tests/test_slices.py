@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from helpers import REPO_ROOT, job_block, job_echo, job_exit, job_raise
@@ -125,6 +126,11 @@ def test_workers_change_nothing_the_suite_finds(name: str) -> None:
 
 
 # -- worker processes ----------------------------------------------------------------------
+def _queue(*jobs: tuple[int, ...]) -> Callable[[], tuple[int, ...] | None]:
+    waiting = list(jobs)
+    return lambda: waiting.pop(0) if waiting else None
+
+
 def _drain(workers: Workers) -> list[tuple[tuple[int, ...], int]]:
     out = []
     while workers.busy:
@@ -132,25 +138,22 @@ def _drain(workers: Workers) -> list[tuple[tuple[int, ...], int]]:
     return out
 
 
-def test_workers_run_every_job_they_are_fed() -> None:
-    jobs = [(n,) for n in range(7)]
-    workers = Workers(2, job_echo)
+def test_workers_and_this_process_share_the_jobs() -> None:
+    take = _queue(*[(n,) for n in range(9)])
+    workers = Workers(2, job_echo, take)
     try:
-        workers.feed(lambda: jobs.pop(0) if jobs else None)
-        got = _drain(workers)
-        while jobs:
-            workers.feed(lambda: jobs.pop(0) if jobs else None)
-            got += _drain(workers)
+        here = []
+        while (job := workers.take_here(take)) is not None:
+            here.append((job, job_echo(*job)))
+        got = here + _drain(workers)
     finally:
         workers.stop()
-    assert sorted(got) == [((n,), 2 * n) for n in range(7)]
+    assert sorted(got) == [((n,), 2 * n) for n in range(9)]
 
 
 def test_a_job_that_raises_is_an_error_naming_the_job_and_the_cause() -> None:
-    workers = Workers(1, job_raise)
+    workers = Workers(1, job_raise, _queue((41,)))
     try:
-        jobs = [(41,)]
-        workers.feed(lambda: jobs.pop() if jobs else None)
         with pytest.raises(WorkerError, match=r"(?s)job \(41,\) failed.*broken on purpose"):
             _drain(workers)
     finally:
@@ -158,10 +161,8 @@ def test_a_job_that_raises_is_an_error_naming_the_job_and_the_cause() -> None:
 
 
 def test_a_worker_that_dies_is_an_error_not_a_wait_without_end() -> None:
-    workers = Workers(1, job_exit)
+    workers = Workers(1, job_exit, _queue((3,)))
     try:
-        jobs = [(3,)]
-        workers.feed(lambda: jobs.pop() if jobs else None)
         with pytest.raises(WorkerError, match=r"died \(exit code 3\) running job \(3,\)"):
             _drain(workers)
     finally:
@@ -169,9 +170,7 @@ def test_a_worker_that_dies_is_an_error_not_a_wait_without_end() -> None:
 
 
 def test_stopping_ends_a_worker_in_the_middle_of_a_job() -> None:
-    workers = Workers(1, job_block)
-    jobs = [(1,)]
-    workers.feed(lambda: jobs.pop() if jobs else None)
+    workers = Workers(1, job_block, _queue((1,)))
     assert workers.busy and workers.results(block=False) == []
     assert workers.alive == 1
     workers.stop()

@@ -165,10 +165,12 @@ def _run_parallel(
     parts: dict[str, dict[int, FamilyResult]] = {u: {} for u in units}
     done: dict[str, FamilyResult] = {}
 
-    def take() -> Job | None:
-        """The next job whose family is still open."""
+    def take(back: bool = False) -> Job | None:
+        """The next job whose family is still open. This process takes the front, where
+        a family's first slice (and the sweep) may end it; workers, which take half a
+        second to start, take the back."""
         while jobs:
-            job = jobs.popleft()
+            job = jobs.pop() if back else jobs.popleft()
             if job[0] not in done:
                 return job
         return None
@@ -192,19 +194,18 @@ def _run_parallel(
         if progress:
             progress(done[unit])
 
-    def next_job() -> tuple[str, SuiteConfig, int | None] | None:
-        job = take()
+    def as_args(job: Job | None) -> tuple[str, SuiteConfig, int | None] | None:
         return None if job is None else (job[0], config, job[1])
 
-    workers = Workers(max(1, min(config.workers - 1, len(jobs) - 1)), _search_one)
+    size = max(1, min(config.workers - 1, len(jobs) - 1))
+    workers = Workers(size, _search_one, lambda: as_args(take(back=True)))
     try:
         while len(done) < len(units):
-            workers.feed(next_job)
             for (unit, _, index), result in workers.results(block=False):
                 finish((unit, index), result)
             if len(done) == len(units):
                 break
-            if (job := take()) is not None:  # this process is a worker too
+            if (job := workers.take_here(take)) is not None:  # this process is a worker too
                 finish(job, _search_one(job[0], config, job[1]))
             elif workers.busy:
                 for (unit, _, index), result in workers.results(block=True):

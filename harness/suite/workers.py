@@ -1,6 +1,10 @@
-"""Worker processes for a parallel run: each takes jobs over its own pipe, and can be
-stopped mid-job once its work is no longer needed (concurrent.futures cannot).
+"""Worker processes for a parallel run: each takes one job at a time over its own pipe,
+and can be stopped mid-job once its work is no longer needed (concurrent.futures
+cannot).
 
+A feeder thread in this process hands each worker its next job the moment it
+reports the last one, while this process's main thread runs jobs of its own; the
+thread only moves jobs and results through pipes and never touches a simulation.
 A worker that dies (an adapter that kills its process, say) is an error naming the
 job, never a wait without end.
 """
@@ -8,14 +12,14 @@ job, never a wait without end.
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-# Each worker holds up to this many jobs: one running and one waiting in its pipe, so
-# it never waits for the parent to hand it the next.
-DEPTH = 2
+Job = tuple[Any, ...]
 
 
 class WorkerError(RuntimeError):
@@ -23,15 +27,22 @@ class WorkerError(RuntimeError):
 
 
 class Workers:
-    def __init__(self, size: int, run: Callable[..., Any]) -> None:
+    def __init__(self, size: int, run: Callable[..., Any], take: Callable[[], Job | None]) -> None:
+        """Start `size` workers running `run(*job)` for jobs from `take` (None: no more).
+        This process takes its own jobs through `take_here` below, never directly: one
+        lock covers taking a job and marking a worker busy with it."""
         # spawn: a clean process, never a fork of this one (which may hold the adapter's
         # connections or threads). It starts in the background: this process works on
         # while the worker imports, so a short run never waits for it.
         ctx = multiprocessing.get_context("spawn")
-        self._run = run
+        self._take = take
         self._pipes: list[Connection] = []
         self._procs: list[Any] = []
-        self._jobs: list[list[tuple[Any, ...]]] = []  # per worker, in the order sent
+        self._jobs: list[Job | None] = []  # the job each worker is running
+        self._results: queue.SimpleQueue[tuple[Job, bool, Any]] = queue.SimpleQueue()
+        self._stopping = False
+        self._lock = threading.Lock()
+        self._wake_read, self._wake = ctx.Pipe(duplex=False)
         for _ in range(size):
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_serve, args=(child, run), daemon=True)
@@ -39,63 +50,99 @@ class Workers:
             child.close()
             self._pipes.append(parent)
             self._procs.append(proc)
-            self._jobs.append([])
+            self._jobs.append(None)
+        self._hand_out()  # a first job each, before this process takes any
+        self._feeder = threading.Thread(target=self._feed, name="harness-feeder", daemon=True)
+        self._feeder.start()
 
     @property
     def busy(self) -> bool:
-        return any(self._jobs)
+        """Whether a result is still to come (or is waiting to be collected)."""
+        return any(job is not None for job in self._jobs) or not self._results.empty()
 
     @property
     def alive(self) -> int:
         """How many worker processes are running."""
         return sum(proc.is_alive() for proc in self._procs)
 
-    def feed(self, take: Callable[[], tuple[Any, ...] | None]) -> None:
-        """Top every worker up to DEPTH jobs from `take` (None: nothing left)."""
-        for pipe, jobs in zip(self._pipes, self._jobs, strict=True):
-            while len(jobs) < DEPTH and (job := take()) is not None:
-                pipe.send(job)
-                jobs.append(job)
+    def take_here(self, take: Callable[[], Job | None]) -> Job | None:
+        """A job from `take`, for this process to run itself."""
+        with self._lock:
+            return take()
 
-    def results(self, block: bool) -> list[tuple[tuple[Any, ...], Any]]:
+    def results(self, block: bool) -> list[tuple[Job, Any]]:
         """(job, result) for every job that has finished; with `block`, waits for one."""
-        ready = wait(self._busy_handles(), timeout=None if block else 0)
-        out = []
-        for i, (pipe, proc) in enumerate(zip(self._pipes, self._procs, strict=True)):
-            while self._jobs[i] and (pipe in ready or proc.sentinel in ready) and pipe.poll():
-                try:
-                    ok, value = pipe.recv()
-                except (EOFError, OSError):  # the pipe closed: the worker is gone
-                    break
-                job = self._jobs[i].pop(0)
-                if not ok:
-                    raise WorkerError(f"job {job} failed in a worker process:\n{value}")
-                out.append((job, value))
-            if self._jobs[i] and not proc.is_alive():
-                proc.join()  # it has ended: this only collects its exit code
-                raise WorkerError(
-                    f"a worker process died (exit code {proc.exitcode}) running job "
-                    f"{self._jobs[i][0]}"
-                )
-        return out
+        out: list[tuple[Job, Any]] = []
+        while True:
+            try:
+                job, ok, value = self._results.get(block=block and not out)
+            except queue.Empty:
+                return out
+            if not ok:
+                raise WorkerError(value)
+            out.append((job, value))
 
     def stop(self) -> None:
         """End every worker; one still busy is running a job nobody needs any more."""
-        for pipe, proc, jobs in zip(self._pipes, self._procs, self._jobs, strict=True):
-            if jobs or not proc.is_alive():
+        self._stopping = True
+        self._wake.send(None)
+        self._feeder.join()
+        for pipe, proc, job in zip(self._pipes, self._procs, self._jobs, strict=True):
+            if job is not None or not proc.is_alive():
                 proc.terminate()
             else:
                 pipe.send(None)
         for pipe, proc in zip(self._pipes, self._procs, strict=True):
             proc.join()
             pipe.close()
+        self._wake.close()
+        self._wake_read.close()
 
-    def _busy_handles(self) -> list[Any]:
-        handles: list[Any] = []
-        for pipe, proc, jobs in zip(self._pipes, self._procs, self._jobs, strict=True):
-            if jobs:
-                handles += [pipe, proc.sentinel]
-        return handles
+    def _feed(self) -> None:
+        """The feeder thread: keep every worker busy, pass results on, report deaths."""
+        try:
+            while not self._stopping:
+                self._hand_out()
+                busy = [i for i, job in enumerate(self._jobs) if job is not None]
+                if not busy:
+                    return  # nothing running and nothing left to hand out
+                handles: list[Any] = [self._wake_read]
+                for i in busy:
+                    handles += [self._pipes[i], self._procs[i].sentinel]
+                ready = wait(handles)
+                if self._wake_read in ready:
+                    return
+                for i in busy:
+                    self._collect(i, ready)
+        except BaseException:
+            self._results.put(((), False, f"the worker feeder failed:\n{traceback.format_exc()}"))
+
+    def _hand_out(self) -> None:
+        """A job to every worker without one, while jobs are left."""
+        for i, pipe in enumerate(self._pipes):
+            if self._jobs[i] is None:
+                with self._lock:  # so `busy` never misses a job between the two
+                    job = self._jobs[i] = self._take()
+                if job is not None:
+                    pipe.send(job)
+
+    def _collect(self, i: int, ready: list[Any]) -> None:
+        pipe, proc, job = self._pipes[i], self._procs[i], self._jobs[i]
+        if job is None or (pipe not in ready and proc.sentinel not in ready):
+            return
+        try:
+            ok, value = pipe.recv()
+            if not ok:
+                value = f"job {job} failed in a worker process:\n{value}"
+        except (EOFError, OSError):  # the pipe closed without a result: the worker died
+            proc.join()  # it has ended: this only collects its exit code
+            ok, value = (
+                False,
+                f"a worker process died (exit code {proc.exitcode}) running job {job}",
+            )
+            self._stopping = True
+        self._results.put((job, ok, value))  # before the worker counts as free: see `busy`
+        self._jobs[i] = None
 
 
 def _serve(pipe: Connection, run: Callable[..., Any]) -> None:
