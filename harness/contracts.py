@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import fastjsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
+
+if TYPE_CHECKING:  # jsonschema is imported when a payload is invalid, not before
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 from harness.engine.digest import canonical_json
 
@@ -119,18 +120,16 @@ class SchemaError:
 
 
 @cache
-def _schemas() -> tuple[dict[str, str], Registry[Any], dict[str, Any]]:
+def _schemas() -> tuple[dict[str, str], dict[str, Any]]:
+    """(message type -> schema file, schema file -> schema)."""
     root = contracts_dir() / "schemas"
     index = json.loads((root / "index.json").read_text(encoding="utf-8"))
     index.pop("comment", None)
-    by_file, registry = {}, Registry()
+    by_file = {}
     for path in sorted(root.glob("*.json")):
-        if path.name == "index.json":
-            continue
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        by_file[path.name] = schema
-        registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
-    return index, registry, by_file
+        if path.name != "index.json":
+            by_file[path.name] = json.loads(path.read_text(encoding="utf-8"))
+    return index, by_file
 
 
 def message_types() -> list[str]:
@@ -144,9 +143,15 @@ def resolve_type(name: str) -> str | None:
 
 @cache
 def validator(kind: str) -> Draft202012Validator:
-    index, registry, by_file = _schemas()
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    index, by_file = _schemas()
     if kind not in index:
         raise KeyError(f"unknown message type {kind!r}; known: {', '.join(sorted(index))}")
+    registry: Registry[Any] = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in by_file.values()
+    )
     return Draft202012Validator(by_file[index[kind]], registry=registry)
 
 
@@ -187,7 +192,7 @@ def _fast_check(kind: str) -> Callable[[Any], Any]:
     full validator, whose errors name the path and the rule. Our schemas use only
     keywords that mean the same in draft 7, which the compiler speaks.
     """
-    index, _, by_file = _schemas()
+    index, by_file = _schemas()
     docs = {schema["$id"]: schema for schema in by_file.values()}
     schema = by_file[index[kind]]
     flat = _inline(schema, schema, docs)
