@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -684,3 +685,41 @@ def test_offentlig_reports_carry_only_synthetic_fnr() -> None:
             fnr = str(child["fnr"])
             assert _fnr_is_valid_synthetic(fnr), fnr
             assert int(fnr[2:4]) > 80
+
+
+# -- the garbage collector ----------------------------------------------------------------
+def _collector_watch(seen: list[bool]) -> Callable[[CaseSystemEnv], object]:
+    def factory(env: CaseSystemEnv) -> object:
+        inner = make_case_system(env)
+
+        class Watching:
+            def handle(self, message: object, channel: object) -> None:
+                seen.append(gc.isenabled())
+                inner.handle(message, channel)  # type: ignore[arg-type]
+
+            def records(self) -> object:
+                return inner.records()
+
+        return Watching()
+
+    return factory
+
+
+def test_a_batch_run_pauses_the_collector_and_a_streamed_run_keeps_it() -> None:
+    plan = Plan(0, (ReportSpec(0),))
+    seen: list[bool] = []
+    simulate(plan, _collector_watch(seen))  # type: ignore[arg-type]
+    assert seen and not any(seen), "a batch run walks its history at every full collection"
+    assert gc.isenabled(), "the collector is restored after the run"
+    streamed: list[bool] = []
+    simulate(plan, _collector_watch(streamed), stream=lambda event: None)  # type: ignore[arg-type]
+    assert streamed and all(streamed), "a streamed run must stay flat in memory"
+
+
+def test_a_collector_paused_by_the_caller_stays_paused() -> None:
+    gc.disable()
+    try:
+        simulate(Plan(0, (ReportSpec(0),)), make_case_system)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

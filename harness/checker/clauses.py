@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from harness.checker.outcomes import LEGAL, Facts, Outcome, ReportFacts, gather, outcome_of
+from harness.engine.collector import paused_collector
 from harness.engine.context import Timing
 from harness.engine.history import Event
 
@@ -168,7 +169,8 @@ def unreadable_records(facts: Facts) -> Violation | None:
 
 def check(events: Iterable[Event], resolution_bound: int | None = None) -> CheckResult:
     bound = default_resolution_bound() if resolution_bound is None else resolution_bound
-    facts = gather(events)
+    with paused_collector():  # a long history is walked once here, not at every collection
+        facts = gather(events)
     result = CheckResult()
     for key, r in facts.reports.items():
         one = judge_report(key, r, facts, bound)

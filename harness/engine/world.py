@@ -9,6 +9,7 @@ from harness.components.portal import Portal
 from harness.components.protocols import CaseSystemEnv, CaseSystemFactory, IncomingMessage
 from harness.components.transport import DeliveryChannel, Transport
 from harness.engine.case_slot import CaseSystemSlot
+from harness.engine.collector import paused_collector
 from harness.engine.context import Sim, Timing
 from harness.engine.documents import DOKUMENTLAGER, DocumentStore
 from harness.engine.faults import Injector
@@ -85,8 +86,9 @@ def simulate(
             portal.on_closed = settler.closed
             _submit_in_turn(loop, portal, plan, 0)
         # Requests to the simulated APIs are answered in-process; the hang guard's
-        # handler stays in place for the whole run.
-        with http.serving(), guard_installed():
+        # handler stays in place for the whole run; a batch run, which keeps its
+        # history, pauses the garbage collector (engine/collector.py).
+        with http.serving(), guard_installed(), paused_collector(stream is None):
             completed = loop.run(max_steps) and slot.hung is None
             sim.record(HARNESS, "end", None, completed=completed, steps=loop.steps)
             if settler is None:
