@@ -41,7 +41,7 @@ def installed() -> Iterator[None]:
     """Keep the handler in place for every guarded call inside (a whole run), so that
     each call only starts and stops the timer: swapping handlers through
     `signal.signal` costs about ten times more than the call it guards, often."""
-    global _installed
+    global _installed, _covered
     if _installed or not _can_guard() or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
         yield  # someone else's timer is running: leave their handler alone
         return
@@ -50,7 +50,7 @@ def installed() -> Iterator[None]:
     try:
         yield
     finally:
-        _installed = False
+        _installed = _covered = False  # nothing of this run's stays armed after it
         signal.signal(signal.SIGALRM, previous)
 
 
@@ -68,7 +68,9 @@ def guarded(fn: Callable[[], T], seconds: float) -> T:
     try:
         return fn()
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        _covered = False
-        if swap:
-            signal.signal(signal.SIGALRM, previous)
+        try:  # the alarm may go off right here, as the call returns: still reset below
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            _covered = False
+            if swap:
+                signal.signal(signal.SIGALRM, previous)
