@@ -184,3 +184,30 @@ def job_block(_: int) -> int:
 
     threading.Event().wait()  # never set: the job runs until its worker is stopped
     return 0
+
+
+def job_leave_a_thread(_: int) -> int:
+    import threading
+
+    threading.Thread(target=threading.Event().wait).start()  # not a daemon, never ends
+    return 0
+
+
+def job_make_storage(_: int) -> str:
+    from harness.engine.storage import Storage
+
+    return str(Storage().directory)  # left for the worker's own folder to take away
+
+
+EXIT_IN_WORKERS_ADAPTER = """
+import multiprocessing
+import os
+
+from harness.components.case_system import make_case_system
+
+
+def make(env):
+    if multiprocessing.parent_process() is not None:
+        os._exit(7)  # a worker process dies at its first report
+    return make_case_system(env)
+"""

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT, job_block, job_echo, job_exit, job_raise
+from helpers import (
+    EXIT_IN_WORKERS_ADAPTER,
+    REPO_ROOT,
+    job_block,
+    job_echo,
+    job_exit,
+    job_leave_a_thread,
+    job_make_storage,
+    job_raise,
+    run_cli,
+    write_module,
+)
 
 from harness.checker.clauses import CheckResult
 from harness.engine.documents import DOKUMENTLAGER
 from harness.engine.faults import CATALOGUE, Fault
 from harness.engine.history import History
 from harness.engine.plan import Plan
+from harness.engine.storage import scratch_folder
 from harness.engine.workload import ReportSpec
 from harness.suite.run import SuiteConfig, run_suite
 from harness.suite.search import (
@@ -23,6 +37,7 @@ from harness.suite.search import (
     family_to_json,
     merge_slices,
     search_family,
+    slices_to_merge,
 )
 from harness.suite.sweep import sweep_plans
 from harness.suite.workers import WorkerError, Workers
@@ -96,6 +111,29 @@ def _part(examples: int, failing: str | None = None, also: str | None = None) ->
     return part
 
 
+def test_a_family_waits_for_every_slice_before_the_first_that_ends_it() -> None:
+    done, ends = _part(4), _part(4, failing="SOR-1")
+    assert slices_to_merge({2: ends}) is None, "slices 0 and 1 may end it earlier"
+    assert slices_to_merge({0: done, 2: ends}) is None
+    assert slices_to_merge({0: done, 1: done, 2: ends}) == [done, done, ends]
+    assert slices_to_merge({0: ends, 3: done}) == [ends], "slices after it do not count"
+    assert slices_to_merge({k: done for k in range(SLICES)}) == [done] * SLICES
+    assert slices_to_merge({k: done for k in range(SLICES - 1)}) is None
+
+
+def test_the_same_unit_named_twice_runs_once() -> None:
+    config = SuiteConfig(scenarios=("bergen-2023", "bergen-2023"), families=("delivery",) * 2)
+    assert config.units == ("scenario:bergen-2023",)
+    assert SuiteConfig(families=("delivery", "delivery")).units == ("delivery",)
+
+
+def test_a_sweep_plan_that_breaks_other_clauses_too_is_one_counterexample() -> None:
+    factory = load_target(example("familia_2023")).factory
+    result = search_family("rejection", factory, seed=0, examples=10)
+    assert result.counterexample is not None and result.counterexample.clauses == ["SOR-6"]
+    assert result.also_failed["SOR-4"] is result.counterexample
+
+
 def test_slices_merge_in_order_up_to_the_first_counterexample() -> None:
     parts = [_part(5, also="SOR-4"), _part(3, failing="SOR-1", also="SOR-4"), _part(7, "SOR-5")]
     merged = merge_slices("delivery", parts)
@@ -154,7 +192,7 @@ def test_workers_and_this_process_share_the_jobs() -> None:
 def test_a_job_that_raises_is_an_error_naming_the_job_and_the_cause() -> None:
     workers = Workers(1, job_raise, _queue((41,)))
     try:
-        with pytest.raises(WorkerError, match=r"(?s)job \(41,\) failed.*broken on purpose"):
+        with pytest.raises(WorkerError, match=r"(?s)\(41,\) failed in a worker.*broken on purpose"):
             _drain(workers)
     finally:
         workers.stop()
@@ -163,7 +201,7 @@ def test_a_job_that_raises_is_an_error_naming_the_job_and_the_cause() -> None:
 def test_a_worker_that_dies_is_an_error_not_a_wait_without_end() -> None:
     workers = Workers(1, job_exit, _queue((3,)))
     try:
-        with pytest.raises(WorkerError, match=r"died \(exit code 3\) running job \(3,\)"):
+        with pytest.raises(WorkerError, match=r"died \(exit code 3\) running \(3,\)"):
             _drain(workers)
     finally:
         workers.stop()
@@ -175,3 +213,41 @@ def test_stopping_ends_a_worker_in_the_middle_of_a_job() -> None:
     assert workers.alive == 1
     workers.stop()
     assert workers.alive == 0
+
+
+def test_a_worker_with_a_thread_left_running_still_stops() -> None:
+    workers = Workers(1, job_leave_a_thread, _queue((1,)))
+    try:
+        assert _drain(workers) == [((1,), 0)]
+    finally:
+        workers.stop()
+    assert workers.alive == 0
+
+
+def test_a_worker_stopped_mid_job_leaves_no_database_behind() -> None:
+    scratch = Path(scratch_folder() or tempfile.gettempdir())
+    before = set(scratch.glob("harness-*"))
+    workers = Workers(1, job_make_storage, _queue((1,), (2,)))
+    made = [Path(path) for _, path in _drain(workers)]
+    assert all(p.parent.name.startswith("harness-worker-") for p in made), made
+    stopped = Workers(1, job_block, _queue((1,)))
+    workers.stop()
+    stopped.stop()
+    assert not any(p.exists() for p in made)
+    assert set(scratch.glob("harness-*")) <= before
+
+
+def test_a_dead_worker_is_one_line_without_secrets_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_module(tmp_path, "exits_in_workers", EXIT_IN_WORKERS_ADAPTER)
+    spec = f"{tmp_path / 'exits_in_workers.py'}:make"
+    args = ("run", "--target", spec, "-n", "2", "--examples", "8")
+    result = run_cli(
+        capsys, *args, "--target-option", "password=hunter2", "--report", str(tmp_path / "r")
+    )
+    assert result.code == 2, result.err
+    (error,) = [ln for ln in result.err_lines if ln.startswith("harness: error:")]
+    assert "died (exit code 7)" in error and "family" in error
+    assert "hunter2" not in result.err + result.out
+    assert not (tmp_path / "r" / "report.json").exists()

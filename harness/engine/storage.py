@@ -21,6 +21,20 @@ from typing import Any, Protocol
 # A memory-backed tmpfs where Linux has one: each run's database is created and
 # deleted in about a millisecond less than on disk, and nothing is meant to persist.
 _FAST_TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+_scratch_root: str | None = None  # where databases go; None: the fast folder above
+
+
+def scratch_folder() -> str | None:
+    """The folder databases are made in (None: the system's temporary folder)."""
+    return _scratch_root or _FAST_TMP
+
+
+def use_scratch_root(directory: str) -> None:
+    """Make every database of this process under `directory`: a worker process's own
+    folder, which its parent removes even when it had to stop the worker mid-run."""
+    global _scratch_root
+    _scratch_root = directory
+
 
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH")
 
@@ -139,7 +153,7 @@ class Storage:
     def __init__(self, directory: Path | None = None) -> None:
         self._own_dir = directory is None
         self.directory = (
-            Path(tempfile.mkdtemp(prefix="harness-db-", dir=_FAST_TMP))
+            Path(tempfile.mkdtemp(prefix="harness-db-", dir=scratch_folder()))
             if directory is None
             else directory
         )

@@ -46,6 +46,7 @@ def run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) 
     from harness.scenarios.model import load as load_scenario
     from harness.suite.run import run_suite
     from harness.suite.search import FamilyResult
+    from harness.suite.workers import WorkerError
     from harness.target import load_target
 
     key = _sign_key(sign_key)
@@ -78,7 +79,7 @@ def run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) 
     started = utc_now()
     try:
         result = run_suite(config, progress)
-    except UsageError as exc:  # a bad target: its message may quote an option's secret
+    except (UsageError, WorkerError) as exc:  # its message may quote an option's secret
         raise UsageError(redactor.text(str(exc))) from None
     return _finish(result, directory, key, started=started)
 

@@ -16,10 +16,10 @@ from harness.suite.search import (
     SLICES,
     Counterexample,
     FamilyResult,
-    ends_family,
     merge_slices,
     search_family,
     search_slice,
+    slices_to_merge,
 )
 from harness.suite.workers import Workers
 from harness.target import REFERENCE_SPEC, load_target
@@ -40,9 +40,9 @@ class SuiteConfig:
     @property
     def units(self) -> tuple[str, ...]:
         """What the run consists of: clause families, or `scenario:NAME_OR_PATH` entries."""
-        if self.scenarios:
-            return tuple(f"{SCENARIO_PREFIX}{s}" for s in self.scenarios)
-        return tuple(self.families)
+        if self.scenarios:  # each once, however often it was named
+            return tuple(dict.fromkeys(f"{SCENARIO_PREFIX}{s}" for s in self.scenarios))
+        return tuple(dict.fromkeys(self.families))
 
 
 @dataclass(frozen=True)
@@ -183,14 +183,10 @@ def _run_parallel(
             done[unit] = result
         else:
             parts[unit][index] = result
-            in_order = []
-            for k in range(SLICES):
-                if k not in parts[unit]:
-                    break
-                in_order.append(parts[unit][k])
-            if len(in_order) < SLICES and not any(ends_family(p) for p in in_order):
+            merged_from = slices_to_merge(parts[unit])
+            if merged_from is None:
                 return  # an earlier slice may still end the family: wait for it
-            done[unit] = merge_slices(unit, in_order)
+            done[unit] = merge_slices(unit, merged_from)
         if progress:
             progress(done[unit])
 
@@ -198,7 +194,7 @@ def _run_parallel(
         return None if job is None else (job[0], config, job[1])
 
     size = max(1, min(config.workers - 1, len(jobs) - 1))
-    workers = Workers(size, _search_one, lambda: as_args(take(back=True)))
+    workers = Workers(size, _search_one, lambda: as_args(take(back=True)), _describe)
     try:
         while len(done) < len(units):
             for (unit, _, index), result in workers.results(block=False):
@@ -216,3 +212,11 @@ def _run_parallel(
     finally:
         workers.stop()  # any slice still running is one no family needs
     return done
+
+
+def _describe(job: tuple[object, ...]) -> str:
+    """A job as a person reads it (never its config, whose options may hold secrets)."""
+    unit, _, index = job
+    if index is None:
+        return f"scenario {str(unit).removeprefix(SCENARIO_PREFIX)!r}"
+    return f"slice {index} (of 0-{SLICES - 1}) of the {unit} family"

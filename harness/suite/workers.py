@@ -6,50 +6,70 @@ A feeder thread in this process hands each worker its next job the moment it
 reports the last one, while this process's main thread runs jobs of its own; the
 thread only moves jobs and results through pipes and never touches a simulation.
 A worker that dies (an adapter that kills its process, say) is an error naming the
-job, never a wait without end.
+job, never a wait without end. Each worker makes its databases in a folder of its
+own, removed after it ends, however it ended.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import queue
+import shutil
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from harness.engine.storage import scratch_folder, use_scratch_root
+from harness.errors import HarnessError
+
 Job = tuple[Any, ...]
+_EXIT_GRACE_S = 5.0  # for a worker told to stop, before it is ended by force
 
 
-class WorkerError(RuntimeError):
+class WorkerError(HarnessError):
     """A job failed or its worker died; the message names the job and says why."""
 
 
 class Workers:
-    def __init__(self, size: int, run: Callable[..., Any], take: Callable[[], Job | None]) -> None:
-        """Start `size` workers running `run(*job)` for jobs from `take` (None: no more).
-        This process takes its own jobs through `take_here` below, never directly: one
-        lock covers taking a job and marking a worker busy with it."""
+    def __init__(
+        self,
+        size: int,
+        run: Callable[..., Any],
+        take: Callable[[], Job | None],
+        describe: Callable[[Job], str] = repr,
+    ) -> None:
+        """Start `size` workers running `run(*job)` for jobs from `take` (None: no more);
+        `describe` names a job in an error. This process takes its own jobs through
+        `take_here`, never directly: one lock covers taking a job and marking a
+        worker busy with it."""
         # spawn: a clean process, never a fork of this one (which may hold the adapter's
         # connections or threads). It starts in the background: this process works on
         # while the worker imports, so a short run never waits for it.
         ctx = multiprocessing.get_context("spawn")
-        self._take = take
+        self._take, self._describe = take, describe
         self._pipes: list[Connection] = []
         self._procs: list[Any] = []
+        self._scratch: list[str] = []
         self._jobs: list[Job | None] = []  # the job each worker is running
         self._results: queue.SimpleQueue[tuple[Job, bool, Any]] = queue.SimpleQueue()
         self._stopping = False
         self._lock = threading.Lock()
         self._wake_read, self._wake = ctx.Pipe(duplex=False)
         for _ in range(size):
+            scratch = tempfile.mkdtemp(prefix="harness-worker-", dir=scratch_folder())
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child, run), daemon=True)
+            # Not a daemon: an adapter may start processes of its own, as it may at -n 1.
+            proc = ctx.Process(target=_serve, args=(child, run, scratch))
             proc.start()
             child.close()
             self._pipes.append(parent)
             self._procs.append(proc)
+            self._scratch.append(scratch)
             self._jobs.append(None)
         self._hand_out()  # a first job each, before this process takes any
         self._feeder = threading.Thread(target=self._feed, name="harness-feeder", daemon=True)
@@ -88,13 +108,19 @@ class Workers:
         self._wake.send(None)
         self._feeder.join()
         for pipe, proc, job in zip(self._pipes, self._procs, self._jobs, strict=True):
-            if job is not None or not proc.is_alive():
-                proc.terminate()
+            if job is None and proc.is_alive():
+                with contextlib.suppress(OSError):  # it died meanwhile: nothing to tell it
+                    pipe.send(None)  # done: it exits at once, whatever threads it has
             else:
-                pipe.send(None)
-        for pipe, proc in zip(self._pipes, self._procs, strict=True):
-            proc.join()
+                proc.terminate()
+        for proc in self._procs:
+            proc.join(_EXIT_GRACE_S)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for pipe, scratch in zip(self._pipes, self._scratch, strict=True):
             pipe.close()
+            shutil.rmtree(scratch, ignore_errors=True)
         self._wake.close()
         self._wake_read.close()
 
@@ -114,7 +140,7 @@ class Workers:
                     return
                 for i in busy:
                     self._collect(i, ready)
-        except BaseException:
+        except BaseException:  # whatever broke here, the main thread hears of it
             self._results.put(((), False, f"the worker feeder failed:\n{traceback.format_exc()}"))
 
     def _hand_out(self) -> None:
@@ -133,22 +159,27 @@ class Workers:
         try:
             ok, value = pipe.recv()
             if not ok:
-                value = f"job {job} failed in a worker process:\n{value}"
+                value = f"{self._describe(job)} failed in a worker process:\n{value}"
         except (EOFError, OSError):  # the pipe closed without a result: the worker died
             proc.join()  # it has ended: this only collects its exit code
-            ok, value = (
-                False,
-                f"a worker process died (exit code {proc.exitcode}) running job {job}",
+            ok = False
+            value = (
+                f"a worker process died (exit code {proc.exitcode}) running "
+                f"{self._describe(job)}; the run is incomplete and no report was written"
             )
             self._stopping = True
         self._results.put((job, ok, value))  # before the worker counts as free: see `busy`
         self._jobs[i] = None
 
 
-def _serve(pipe: Connection, run: Callable[..., Any]) -> None:
-    """A worker's loop: run each job it is sent until it is sent None."""
+def _serve(pipe: Connection, run: Callable[..., Any], scratch: str) -> None:
+    """A worker's loop: run each job it is sent until it is sent None, then exit at
+    once (an adapter's leftover threads must not keep the run waiting)."""
+    use_scratch_root(scratch)
     while (job := pipe.recv()) is not None:
         try:
             pipe.send((True, run(*job)))
-        except BaseException:
+        except BaseException:  # any failure goes back to the parent, as text
             pipe.send((False, traceback.format_exc()))
+    pipe.close()
+    os._exit(0)
