@@ -24,7 +24,7 @@ from harness.engine.plan import Plan
 from harness.engine.workload import ReportSpec, SteadyWorkload
 from harness.engine.world import simulate
 from harness.suite.run import SuiteConfig, run_suite
-from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES, _uses_http, search_family
+from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES, adapter_uses_http, search_family
 from harness.target import load_target
 
 REPO = Path(__file__).resolve().parent.parent
@@ -150,7 +150,7 @@ def detect_baseline(spec: str, seed: int, examples: int = DEFAULT_EXAMPLES) -> D
     expects = target.expects or set()
     rng = random.Random(seed)
     start = time.perf_counter()
-    http = _uses_http(target.factory, ())  # the suite's own look-up, cached as for ours
+    http = adapter_uses_http(target.factory, None)  # the suite's own look-up, cached
     failed: set[str] = set()
     first = None
     for _ in range(examples * len(FAMILIES)):

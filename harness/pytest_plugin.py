@@ -191,7 +191,8 @@ class ClauseFamilyItem(pytest.Item):
         if failed:
             lines = [
                 f"clauses violated: {', '.join(failed)} "
-                f"(seed {settings['seed'] or 0}, {result.examples} examples)"
+                f"(seed {settings['seed'] or 0}, {result.examples} examples, "
+                f"{result.swept} of them the sweep's)"
             ]
             shown: list[Counterexample] = []
             for clause in failed:

@@ -68,7 +68,12 @@ def test_report_json_of_harness_run_validates_against_the_schema(tmp_path: Path)
     assert [c["id"] for c in report["clauses"]] == CLAUSE_IDS
     # A clause's examples are its family's: the sweep's checklist, then the 10 searched.
     swept = {f["family"]: f["swept"] for f in report["families"]}
-    assert all(n == len(sweep_plans()) for n in swept.values()), swept
+    corrupt = ("transport.deliver.corrupt",)  # the rejection family's aimed fault
+    assert swept == {
+        "delivery": len(sweep_plans()),
+        "integrity": len(sweep_plans()),
+        "rejection": len(sweep_plans(always=corrupt)),
+    }
     families = {c["id"]: c["family"] for c in report["clauses"]}
     assert all(c["examples"] == 10 + swept[families[c["id"]]] for c in report["clauses"])
     assert all(c["counterexample"] is None for c in report["clauses"])

@@ -18,7 +18,7 @@ def progress_line(fam: FamilyResult, done: int, total: int) -> str:
     clauses = ", ".join(FAMILIES.get(fam.family, ()))
     return (
         f"harness: [{done}/{total}] {fam.family} ({clauses}): {verdict} "
-        f"after {fam.examples} examples ({fam.swept} of the sweep)"
+        f"after {fam.examples} examples" + (f" ({fam.swept} of the sweep)" if fam.swept else "")
     )
 
 

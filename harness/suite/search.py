@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -20,7 +20,6 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from hypothesis.control import currently_in_test_context
 
 from harness.checker.clauses import CheckResult, check
 from harness.components.protocols import CaseSystemFactory
@@ -146,7 +145,7 @@ def search_slice(
         raise ValueError(f"unknown clause family {family!r}; known: {', '.join(FAMILIES)}")
     if not 0 <= index < SLICES:
         raise ValueError(f"slice {index} of {family!r} does not exist; slices: 0-{SLICES - 1}")
-    http = _uses_http(factory, tuple(sorted((options or {}).items())))
+    http = adapter_uses_http(factory, options)
     always = AIMED_AT.get(family, ())
     strategy = plans(invalid=family == "rejection", always=always, http=http)
     return search(
@@ -166,6 +165,20 @@ def ends_family(part: FamilyResult) -> bool:
     """Whether the slices after this one would change nothing: one long search stops at
     its first counterexample, and a hanging adapter would only hang again."""
     return part.counterexample is not None or part.hung
+
+
+def slices_to_merge(parts: Mapping[int, FamilyResult]) -> list[FamilyResult] | None:
+    """The slices a family's result is merged from, given those finished so far (by
+    index, in any order): each in order up to the first that ends the family, or all
+    of them; None while a slice not yet finished could still end it earlier."""
+    merged_from = []
+    for index in range(SLICES):
+        if index not in parts:
+            return None
+        merged_from.append(parts[index])
+        if ends_family(parts[index]):
+            break
+    return merged_from
 
 
 def merge_slices(family: str, parts: Sequence[FamilyResult]) -> FamilyResult:
@@ -193,13 +206,14 @@ def merge_slices(family: str, parts: Sequence[FamilyResult]) -> FamilyResult:
     return out
 
 
-def _uses_http(factory: CaseSystemFactory, options: tuple[tuple[str, str], ...]) -> bool:
+def adapter_uses_http(factory: CaseSystemFactory, options: Mapping[str, str] | None) -> bool:
     """uses_http, once a process for each adapter where it can be looked up again."""
+    frozen = tuple(sorted((options or {}).items()))
     try:
         hash(factory)
     except TypeError:  # a callable object without __hash__
-        return uses_http(factory, dict(options))
-    return _uses_http_cached(factory, options)
+        return uses_http(factory, dict(frozen))
+    return _uses_http_cached(factory, frozen)
 
 
 @cache
@@ -227,6 +241,7 @@ def search(
     failures: list[Counterexample] = []  # the failing examples, shrinking included
     seen: dict[str, Counterexample] = {}  # every clause broken while searching: smallest example
     searching = True  # False once a failure was found and Hypothesis is shrinking it
+    sweeping = False
 
     def run_plan(plan: Plan) -> None:
         nonlocal searching
@@ -240,16 +255,18 @@ def search(
             out.add_run(run.reached, run.fired, result)
             if result.failed and on_found is not None:
                 on_found(result.failed)
+            found = None  # one object for every clause this plan is the smallest for
             for clause in result.failed:
                 known = seen.get(clause)
                 if known is None or plan.size < known.plan.size:
-                    seen[clause] = Counterexample(
+                    found = found or Counterexample(
                         label, plan, sorted(result.failed), result, run.history, shrunk=False
                     )
+                    seen[clause] = found
         if run.hung:
             out.hung = True
             _hung()
-        if currently_in_test_context():  # not in the sweep, which Hypothesis does not run
+        if not sweeping:  # Hypothesis runs the search, not the sweep
             # Steer toward plans whose faults actually fire (a fault aimed at an
             # occurrence the run never reaches tests nothing).
             target(float(sum(run.fired.values())), label="faults fired")
@@ -270,9 +287,11 @@ def search(
     )(hypothesis_seed(seed)(given(strategy)(run_plan)))
     with without_local_constants():
         try:
+            sweeping = True
             for plan in sweep:
                 out.swept += 1
                 run_plan(plan)
+            sweeping = False
             if examples > 0:
                 prop()
         except _Violated:
@@ -282,8 +301,12 @@ def search(
                 raise
     if failures:
         out.counterexample = failures[-1]  # Hypothesis ends by replaying its smallest example
-    final = out.counterexample.clauses if out.counterexample else []
-    out.also_failed = {c: cx for c, cx in sorted(seen.items()) if c not in final}
+    final = out.counterexample
+    for clause, cx in sorted(seen.items()):
+        if final is None or clause not in final.clauses:
+            # The counterexample itself, when it is what broke this clause too (always so
+            # for a sweep plan): one file, not the same plan twice.
+            out.also_failed[clause] = final if final and cx.plan == final.plan else cx
     return out
 
 

@@ -53,6 +53,7 @@ def sweep_plans(*, http: bool = False, always: tuple[str, ...] = ()) -> tuple[Pl
     checklist += [((ReportSpec(0, *form),), ()) for form in FORMS if ReportSpec(0, *form) != plain]
     if http:
         checklist.append(((by_reference,), ()))
-    return tuple(
+    plans = (
         Plan(0, reports, tuple(dict.fromkeys(aimed + faults))) for reports, faults in checklist
     )
+    return tuple(dict.fromkeys(plans))  # an aimed point struck anyway: that plan once
