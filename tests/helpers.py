@@ -193,10 +193,15 @@ def job_leave_a_thread(_: int) -> int:
     return 0
 
 
-def job_make_storage(_: int) -> str:
+def job_make_storage(then_block: int) -> str:
+    import threading
+
     from harness.engine.storage import Storage
 
-    return str(Storage().directory)  # left for the worker's own folder to take away
+    made = str(Storage().directory)  # left for the worker's own folder to take away
+    if then_block:
+        threading.Event().wait()  # stopped mid-job, with a database made
+    return made
 
 
 EXIT_IN_WORKERS_ADAPTER = """

@@ -22,6 +22,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from harness.engine.storage import scratch_folder, use_scratch_root
@@ -79,6 +80,11 @@ class Workers:
     def busy(self) -> bool:
         """Whether a result is still to come (or is waiting to be collected)."""
         return any(job is not None for job in self._jobs) or not self._results.empty()
+
+    @property
+    def folders(self) -> list[Path]:
+        """Each worker's own folder for databases (removed by `stop`)."""
+        return [Path(folder) for folder in self._scratch]
 
     @property
     def alive(self) -> int:
