@@ -134,7 +134,8 @@ def _facts(report: Mapping[str, Any]) -> str:
         (
             "Examples",
             f"{e(report['examples'])} per clause family, {e(report['examples_run'])} "
-            f"in all, on {e(report['workers'])} worker(s)",
+            f"in all ({e(sum(f.get('swept', 0) for f in report['families']))} of them the "
+            f"sweep's checklist), on {e(report['workers'])} worker(s)",
         ),
         ("Run", f"{e(report['started'])} to {e(report['finished'])}"),
         ("Report digest", f"<code>{e(report['digest'])}</code>"),

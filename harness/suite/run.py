@@ -138,7 +138,8 @@ def run_suite(
         load_scenario(name)  # a bad scenario file is exit 2 before anything runs
     units = config.units
     done: dict[str, FamilyResult] = {}
-    if config.workers <= 1:
+    one_job = len(units) == 1 and units[0].startswith(SCENARIO_PREFIX)
+    if config.workers <= 1 or one_job:  # a single scenario has nothing to share out
         for unit in units:
             done[unit] = _search_one(unit, config)
             if progress:
