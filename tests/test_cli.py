@@ -214,6 +214,18 @@ def test_bad_target_not_an_adapter(
     assert_one_line_error(result, spec, "a valid SPEC is", "not a case-system adapter")
 
 
+@pytest.mark.parametrize("how", ["os._exit(0)", "raise SystemExit(0)"])
+def test_a_factory_that_exits_is_a_bad_target_not_the_end_of_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    # Either way out would otherwise end the harness with status 0 and no report.
+    monkeypatch.chdir(tmp_path)
+    write_module(tmp_path, "exits", f"import os\n\ndef make(env):\n    {how}\n")
+    result = run_cli(capsys, "run", "--target", "exits.py:make", "--report", str(tmp_path / "r"))
+    assert_one_line_error(result, "exits.py:make", "calling the factory raised")
+    assert not (tmp_path / "r").exists()
+
+
 def test_bad_target_without_colon(in_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = "examples/familia_2023.py"
     result = run_cli(capsys, "run", "--target", spec, "--report", "unused")

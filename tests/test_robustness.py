@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 from collections.abc import Callable, Iterable
@@ -358,6 +359,23 @@ def test_system_exit_in_handle_is_a_crash_not_an_exit() -> None:
     assert len(crashes) == 3
     assert all("SystemExit" in str(c.data["detail"]) for c in crashes)
     assert_fell_back_after_dead_letter(result, report)
+
+
+def test_os_exit_in_handle_is_a_crash_not_the_end_of_the_harness() -> None:
+    # os._exit skips every handler: unguarded, it ended the harness with status 0 and
+    # no report, which CI reads as a pass.
+    class ExitsHard(ReferenceCaseSystem):
+        def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
+            os._exit(0)
+
+    real_exit = os._exit
+    result = run(ExitsHard)  # must not end the test process
+    report = only_report(result)
+    crashes = events(result, "case_system", "crash", report)
+    assert len(crashes) == 3
+    assert all("os._exit(0)" in str(c.data["detail"]) for c in crashes)
+    assert_fell_back_after_dead_letter(result, report)
+    assert os._exit is real_exit, "restored after every adapter call"
 
 
 def test_exception_with_a_broken_str_is_still_recorded() -> None:

@@ -242,6 +242,6 @@ def test_a_dead_worker_is_one_line_without_secrets_and_exit_2(
     )
     assert result.code == 2, result.err
     (error,) = [ln for ln in result.err_lines if ln.startswith("harness: error:")]
-    assert "died (exit code 7)" in error and "family" in error
+    assert "died (exit code -9)" in error and "family" in error
     assert "hunter2" not in result.err + result.out
     assert not (tmp_path / "r" / "report.json").exists()

@@ -10,12 +10,13 @@ unguarded.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -26,6 +27,28 @@ _limit = 0.0  # seconds the running call was given
 
 class AdapterHung(BaseException):
     """The adapter call did not return within the guard's limit."""
+
+
+class AdapterExited(BaseException):
+    """The adapter called os._exit: in the simulation, the case system's process died."""
+
+
+def _refuse_exit(code: int) -> NoReturn:
+    raise AdapterExited(f"the adapter called os._exit({code})")
+
+
+def without_exit(fn: Callable[[], T]) -> T:
+    """Run an adapter call with os._exit turned into AdapterExited: that ends the case
+    system (a crash the slot records), never the harness, which would otherwise stop
+    with exit status 0 and no report, as if all had passed."""
+    real = os._exit
+    if real is _refuse_exit:  # a call nested in one already covered
+        return fn()
+    setattr(os, "_exit", _refuse_exit)  # noqa: B010 - mypy refuses assigning a function
+    try:
+        return fn()
+    finally:
+        setattr(os, "_exit", real)  # noqa: B010
 
 
 def _can_guard() -> bool:
