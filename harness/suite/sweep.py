@@ -4,10 +4,11 @@ Most ways of losing a report need one fault at one step, on one ordinary report.
 Hypothesis draws such plans too, but only by chance; the sweep tries each of them
 on purpose, in a few milliseconds each: one plain report, two reports in the
 same second, byte-identical twins, every injection point struck at its first
-occurrence, each hostile data profile and each other form. The order is the
-shrinker's (plainest first, points in catalogue order), so a plan the sweep
-breaks is the one shrinking would have ended at, and needs no shrinking. The
-search then spends its budget on combinations the checklist does not cover.
+occurrence, each hostile data profile and each other form. Each plan is one or
+two reports and at most one fault, as small as shrinking makes a plan, and they
+run in the shrinker's order (plainest first, points in catalogue order), so a
+plan the sweep breaks needs no shrinking. The search then spends its budget on
+combinations the checklist does not cover.
 """
 
 from __future__ import annotations
