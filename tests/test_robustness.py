@@ -348,32 +348,30 @@ def test_records_holding_text_instead_of_bytes_do_not_crash_the_harness() -> Non
 
 
 # -- exotic exceptions ------------------------------------------------------------------
-def test_system_exit_in_handle_is_a_crash_not_an_exit() -> None:
-    class Exits(ReferenceCaseSystem):
-        def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
-            raise SystemExit(3)
-
-    result = run(Exits)  # must not exit the test process
-    report = only_report(result)
-    crashes = events(result, "case_system", "crash", report)
-    assert len(crashes) == 3
-    assert all("SystemExit" in str(c.data["detail"]) for c in crashes)
-    assert_fell_back_after_dead_letter(result, report)
+def _raise_system_exit() -> None:
+    raise SystemExit(3)
 
 
-def test_os_exit_in_handle_is_a_crash_not_the_end_of_the_harness() -> None:
+@pytest.mark.parametrize(
+    ("leave", "named"),
     # os._exit skips every handler: unguarded, it ended the harness with status 0 and
     # no report, which CI reads as a pass.
-    class ExitsHard(ReferenceCaseSystem):
+    [(_raise_system_exit, "SystemExit"), (lambda: os._exit(0), "os._exit(0)")],
+    ids=["SystemExit", "os._exit"],
+)
+def test_an_exit_in_handle_is_a_crash_not_the_end_of_the_harness(
+    leave: Callable[[], None], named: str
+) -> None:
+    class Exits(ReferenceCaseSystem):
         def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
-            os._exit(0)
+            leave()
 
     real_exit = os._exit
-    result = run(ExitsHard)  # must not end the test process
+    result = run(Exits)  # must not end the test process
     report = only_report(result)
     crashes = events(result, "case_system", "crash", report)
     assert len(crashes) == 3
-    assert all("os._exit(0)" in str(c.data["detail"]) for c in crashes)
+    assert all(named in str(c.data["detail"]) for c in crashes)
     assert_fell_back_after_dead_letter(result, report)
     assert os._exit is real_exit, "restored after every adapter call"
 
