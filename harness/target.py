@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from harness.components.protocols import CaseSystem, CaseSystemEnv, CaseSystemFactory
 from harness.engine.case_slot import describe
-from harness.engine.guard import AdapterExited, AdapterHung, guarded, without_exit
+from harness.engine.guard import AdapterExited, AdapterHung, guarded
 from harness.engine.http_world import offline
 from harness.engine.storage import Storage
 from harness.errors import TargetError
@@ -108,10 +108,8 @@ def _trial_build(
     storage = Storage()
     try:
         with offline("the harness is only trying out the factory; HTTP is served during a run"):
-            instance: object = without_exit(
-                lambda: guarded(
-                    lambda: factory(CaseSystemEnv(storage, dict(options))), guard_seconds
-                )
+            instance: object = guarded(
+                lambda: factory(CaseSystemEnv(storage, dict(options))), guard_seconds
             )
     except (Exception, SystemExit, AdapterHung, AdapterExited) as exc:
         raise _fail(spec, f"calling the factory raised {describe(exc)}") from exc

@@ -27,7 +27,7 @@ from harness.components.protocols import (
 )
 from harness.engine.context import Sim
 from harness.engine.digest import content_digest
-from harness.engine.guard import AdapterHung, guarded, without_exit
+from harness.engine.guard import AdapterHung, guarded
 from harness.engine.history import CASE_SYSTEM, HARNESS
 from harness.engine.loop import HOUR
 from harness.engine.storage import SimulatedCrash
@@ -120,7 +120,7 @@ class CaseSystemSlot:
 
     # -- running the adapter ----------------------------------------------
     def _call(self, fn: Callable[[], T]) -> T:
-        return without_exit(lambda: guarded(fn, self._guard))
+        return guarded(fn, self._guard)
 
     def deliver(self, message: IncomingMessage, channel: ReplyChannel) -> bool:
         """Hand one delivery to the adapter. Returns True when the component crashed."""

@@ -1,11 +1,16 @@
-"""A watchdog for adapter calls that never return.
+"""A watchdog for adapter calls: one that never returns, or that ends the process.
+
+`guarded` runs every adapter call. It turns os._exit into AdapterExited, which the
+caller treats as a crash of the case system (unguarded, os._exit skips every
+handler and ends the harness with exit status 0 and no report, as if all had
+passed), and it stops a call that does not return in time.
 
 This is the one place the harness looks at the wall clock: an adapter stuck in
 a loop or a blocking call cannot be stopped in virtual time. The guard only
 interrupts; a run it never fires in is unaffected, so determinism holds for
 every adapter that returns. It uses SIGALRM, available in the main thread of a
 POSIX process (pytest and xdist workers run tests there); elsewhere calls run
-unguarded.
+without the timer.
 """
 
 from __future__ import annotations
@@ -37,20 +42,6 @@ def _refuse_exit(code: int) -> NoReturn:
     raise AdapterExited(f"the adapter called os._exit({code})")
 
 
-def without_exit(fn: Callable[[], T]) -> T:
-    """Run an adapter call with os._exit turned into AdapterExited: that ends the case
-    system (a crash the slot records), never the harness, which would otherwise stop
-    with exit status 0 and no report, as if all had passed."""
-    real = os._exit
-    if real is _refuse_exit:  # a call nested in one already covered
-        return fn()
-    setattr(os, "_exit", _refuse_exit)  # noqa: B010 - mypy refuses assigning a function
-    try:
-        return fn()
-    finally:
-        setattr(os, "_exit", real)  # noqa: B010
-
-
 def _can_guard() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
@@ -78,6 +69,17 @@ def installed() -> Iterator[None]:
 
 
 def guarded(fn: Callable[[], T], seconds: float) -> T:
+    real_exit = os._exit
+    if real_exit is _refuse_exit:  # a call nested in one already covered
+        return _timed(fn, seconds)
+    setattr(os, "_exit", _refuse_exit)  # noqa: B010 - mypy refuses assigning a function
+    try:
+        return _timed(fn, seconds)
+    finally:
+        setattr(os, "_exit", real_exit)  # noqa: B010
+
+
+def _timed(fn: Callable[[], T], seconds: float) -> T:
     global _covered, _limit
     # A guard already armed (a nested call, such as the durability probe inside a
     # reply inside `handle`, or someone else's timer) keeps covering the inner call:
