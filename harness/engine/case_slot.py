@@ -30,7 +30,7 @@ from harness.engine.digest import content_digest
 from harness.engine.guard import AdapterHung, guarded
 from harness.engine.history import CASE_SYSTEM, HARNESS
 from harness.engine.loop import HOUR
-from harness.engine.storage import SimulatedCrash
+from harness.engine.storage import SimulatedCrash, Storage
 from harness.engine.storage_faults import StorageFaults
 
 T = TypeVar("T")
@@ -189,15 +189,16 @@ class CaseSystemSlot:
         self.probing = True
         probe_storage = self._env.storage.view()
         try:
-            fresh = self._call(
-                lambda: self._factory(
-                    CaseSystemEnv(probe_storage, self._env.options, http=self._env.http)
-                )
-            )
+            fresh = self._fresh_instance(probe_storage)
             return self._call(lambda: read(fresh))
         finally:
             probe_storage.close_all()
             self.probing = False
+
+    def _fresh_instance(self, storage: Storage) -> CaseSystem:
+        """A new adapter over `storage` (a view: clean connections, no fault hooks)."""
+        env = CaseSystemEnv(storage, self._env.options, http=self._env.http)
+        return self._call(lambda: self._factory(env))
 
     def iter_fresh_records(self, batch: int = 1000) -> Iterator[StoredRecord]:
         """Every durable record through a fresh instance, read lazily (a streamed run may
@@ -205,11 +206,7 @@ class CaseSystemSlot:
         self.probing = True
         probe_storage = self._env.storage.view()
         try:
-            fresh = self._call(
-                lambda: self._factory(
-                    CaseSystemEnv(probe_storage, self._env.options, http=self._env.http)
-                )
-            )
+            fresh = self._fresh_instance(probe_storage)
             rows = self._call(lambda: iter(fresh.records()))
             while chunk := self._call(lambda: list(itertools.islice(rows, batch))):
                 yield from chunk
