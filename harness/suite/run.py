@@ -108,7 +108,7 @@ class SuiteResult:
         return seen
 
 
-def _search_one(unit: str, config: SuiteConfig, index: int | None = None) -> FamilyResult:
+def _search_one(config: SuiteConfig, unit: str, index: int | None = None) -> FamilyResult:
     """One unit of work: a scenario, a whole family, or slice `index` of a family."""
     target = load_target(config.target, config.options)
     if unit.startswith(SCENARIO_PREFIX):
@@ -141,7 +141,7 @@ def run_suite(
     one_job = len(units) == 1 and units[0].startswith(SCENARIO_PREFIX)
     if config.workers <= 1 or one_job:  # a single scenario has nothing to share out
         for unit in units:
-            done[unit] = _search_one(unit, config)
+            done[unit] = _search_one(config, unit)
             if progress:
                 progress(done[unit])
     else:
@@ -191,22 +191,20 @@ def _run_parallel(
         if progress:
             progress(done[unit])
 
-    def as_args(job: Job | None) -> tuple[str, SuiteConfig, int | None] | None:
-        return None if job is None else (job[0], config, job[1])
-
     size = max(1, min(config.workers - 1, len(jobs) - 1))
-    workers = Workers(size, _search_one, lambda: as_args(take(back=True)), _describe)
+    # A job is (unit, slice); the config goes to each worker once, with the function.
+    workers = Workers(size, partial(_search_one, config), lambda: take(back=True), _describe)
     try:
         while len(done) < len(units):
-            for (unit, _, index), result in workers.results(block=False):
-                finish((unit, index), result)
+            for job, result in workers.results(block=False):
+                finish(job, result)
             if len(done) == len(units):
                 break
-            if (job := workers.take_here(take)) is not None:  # this process is a worker too
-                finish(job, _search_one(job[0], config, job[1]))
+            if (mine := workers.take_here(take)) is not None:  # this process is a worker too
+                finish(mine, _search_one(config, *mine))
             elif workers.busy:
-                for (unit, _, index), result in workers.results(block=True):
-                    finish((unit, index), result)
+                for job, result in workers.results(block=True):
+                    finish(job, result)
             else:  # every job ran, yet a family is open: a bug here, not a long wait
                 open_units = [u for u in units if u not in done]
                 raise RuntimeError(f"parallel run ended with {open_units} unfinished")
@@ -215,9 +213,9 @@ def _run_parallel(
     return done
 
 
-def _describe(job: tuple[object, ...]) -> str:
-    """A job as a person reads it (never its config, whose options may hold secrets)."""
-    unit, _, index = job
+def _describe(job: Job) -> str:
+    """A job as a person reads it (never the config, whose options may hold secrets)."""
+    unit, index = job
     if index is None:
         return f"scenario {str(unit).removeprefix(SCENARIO_PREFIX)!r}"
     return f"slice {index} (of 0-{SLICES - 1}) of the {unit} family"
