@@ -16,13 +16,13 @@ from pathlib import Path
 from harness.checker.clauses import check
 from harness.checker.stream import StreamingCheck
 from harness.components.case_system import make_case_system
-from harness.engine.documents import DOKUMENTLAGER
-from harness.engine.faults import CATALOGUE, Fault
-from harness.engine.hostile import DATA_PROFILES
-from harness.engine.loop import SECOND
-from harness.engine.plan import Plan
-from harness.engine.workload import ReportSpec, SteadyWorkload
-from harness.engine.world import simulate
+from harness.core.faults import CATALOGUE, Fault
+from harness.core.hostile import DATA_PROFILES
+from harness.core.plan import Plan
+from harness.core.timing import SECOND
+from harness.core.workload import ReportSpec, SteadyWorkload
+from harness.sim.documents import DOKUMENTLAGER
+from harness.sim.world import simulate
 from harness.suite.run import SuiteConfig, run_suite
 from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES, adapter_uses_http, search_family
 from harness.target import load_target

@@ -36,50 +36,50 @@ if TYPE_CHECKING:
         ReplyChannel,
         StoredRecord,
     )
-    from harness.engine.faults import CATALOGUE, Fault
-    from harness.engine.plan import Plan, Window
-    from harness.engine.storage import Connection, Storage, StorageError, StorageTimeout
-    from harness.engine.workload import ReportSpec
-    from harness.engine.world import RunResult, simulate
+    from harness.core.faults import CATALOGUE, Fault
+    from harness.core.plan import Plan, Window
+    from harness.core.workload import ReportSpec
+    from harness.sim.storage import Connection, Storage, StorageError, StorageTimeout
+    from harness.sim.world import RunResult, simulate
 
 __version__ = "0.1.0"
 
 _HOME: dict[str, str] = {
     "BEKYMRINGSMELDING_ID": "harness.components.protocols",
-    "CATALOGUE": "harness.engine.faults",
+    "CATALOGUE": "harness.core.faults",
     "CaseSystem": "harness.components.protocols",
     "CaseSystemEnv": "harness.components.protocols",
     "CaseSystemFactory": "harness.components.protocols",
     "CheckResult": "harness.checker.clauses",
-    "Connection": "harness.engine.storage",
+    "Connection": "harness.sim.storage",
     "DOKUMENTLAGER_ID": "harness.components.protocols",
     "FEILET": "harness.components.protocols",
-    "Fault": "harness.engine.faults",
+    "Fault": "harness.core.faults",
     "HttpEndpoints": "harness.components.protocols",
     "IncomingMessage": "harness.components.protocols",
     "KLIENTMELDING_ID": "harness.components.protocols",
     "MELDING_ID": "harness.components.protocols",
     "MOTTATT": "harness.components.protocols",
     "Outcome": "harness.checker.outcomes",
-    "Plan": "harness.engine.plan",
+    "Plan": "harness.core.plan",
     "REPORT_JSON": "harness.components.protocols",
     "REPORT_PDF": "harness.components.protocols",
     "ReferenceCaseSystem": "harness.components.case_system",
     "ReplyChannel": "harness.components.protocols",
-    "ReportSpec": "harness.engine.workload",
-    "RunResult": "harness.engine.world",
+    "ReportSpec": "harness.core.workload",
+    "RunResult": "harness.sim.world",
     "SERVERFEIL": "harness.components.protocols",
     "SVAR_TIL": "harness.components.protocols",
-    "Storage": "harness.engine.storage",
-    "StorageError": "harness.engine.storage",
-    "StorageTimeout": "harness.engine.storage",
+    "Storage": "harness.sim.storage",
+    "StorageError": "harness.sim.storage",
+    "StorageTimeout": "harness.sim.storage",
     "StoredRecord": "harness.components.protocols",
     "TIDSAVBRUDD": "harness.components.protocols",
     "Violation": "harness.checker.clauses",
-    "Window": "harness.engine.plan",
+    "Window": "harness.core.plan",
     "check": "harness.checker.clauses",
     "feilmelding": "harness.components.case_system",
-    "simulate": "harness.engine.world",
+    "simulate": "harness.sim.world",
 }
 
 __all__ = [

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a payload is invalid, not befor
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-from harness.engine.digest import canonical_json
+from harness.core.digest import canonical_json
 
 SHORT_TYPES = {  # convenient names for `harness validate --type`
     "privat.v1": "no.ks.fiks.bekymringsmelding.privat.v1",

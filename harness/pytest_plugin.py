@@ -327,7 +327,7 @@ def harness_simulate(request: pytest.FixtureRequest) -> Iterator[Callable[..., A
     --harness-target, else the reference), with that marker's options.
     """
     from harness.checker.clauses import check
-    from harness.engine.world import simulate
+    from harness.sim.world import simulate
     from harness.target import load_target
 
     config = request.config

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.components.protocols import CaseSystem, CaseSystemEnv, CaseSystemFactory
-from harness.engine.case_slot import describe
-from harness.engine.guard import AdapterExited, AdapterHung, guarded
-from harness.engine.http_world import offline
-from harness.engine.storage import Storage
 from harness.errors import TargetError
+from harness.sim.case_slot import describe
+from harness.sim.guard import AdapterExited, AdapterHung, guarded
+from harness.sim.http_world import offline
+from harness.sim.storage import Storage
 
 REFERENCE_SPEC = "harness.components.case_system:make_case_system"
 SPEC_HELP = (

@@ -196,7 +196,7 @@ def job_leave_a_thread(_: int) -> int:
 def job_make_storage(then_block: int) -> str:
     import threading
 
-    from harness.engine.storage import Storage
+    from harness.sim.storage import Storage
 
     made = str(Storage().directory)  # left for the worker's own folder to take away
     if then_block:

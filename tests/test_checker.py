@@ -2,7 +2,7 @@
 
 Every clause gets at least one history that must break it and a close neighbour
 that must not. Histories are short timelines built from the helpers below; they
-use the same event shapes the simulator emits (see harness.engine.history).
+use the same event shapes the simulator emits (see harness.core.history).
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import pytest
 
 from harness import FEILET, MOTTATT, SERVERFEIL, TIDSAVBRUDD, CheckResult, Outcome, check
 from harness.checker.clauses import CLAUSE_IDS, WARNING_IDS, default_resolution_bound
-from harness.engine.context import Timing
-from harness.engine.history import CASE_SYSTEM, HARNESS, PORTAL, STORAGE, TRANSPORT, Event
-from harness.engine.loop import HOUR, MINUTE
+from harness.core.history import CASE_SYSTEM, HARNESS, PORTAL, STORAGE, TRANSPORT, Event
+from harness.core.timing import HOUR, MINUTE, Timing
 
 RID = "report-1"
 OTHER = "report-2"

@@ -12,7 +12,7 @@ from harness.cli import main
 from harness.components.case_system import make_case_system
 from harness.components.portal import rejection_of
 from harness.contracts import contract_digest, contract_from, load_contract, validate
-from harness.engine.workload import DEFECTS, make_submission, report_body
+from harness.core.workload import DEFECTS, make_submission, report_body
 from harness.suite.search import search_family
 from harness.target import load_target
 

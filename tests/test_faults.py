@@ -28,10 +28,10 @@ from harness import (
 from harness.components.case_system import ReferenceCaseSystem, make_case_system
 from harness.components.protocols import EPOCH
 from harness.contracts import validate_bytes
-from harness.engine.documents import DOKUMENTLAGER
-from harness.engine.faults import CATALOGUE
-from harness.engine.hostile import DATA_PROFILES
-from harness.engine.workload import MAX_PACKAGE_BYTES, make_submission
+from harness.core.faults import CATALOGUE
+from harness.core.hostile import DATA_PROFILES
+from harness.core.workload import MAX_PACKAGE_BYTES, make_submission
+from harness.sim.documents import DOKUMENTLAGER
 from harness.suite.run import SuiteConfig, run_suite
 from harness.suite.search import search_family
 from harness.target import load_target

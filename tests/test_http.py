@@ -36,11 +36,11 @@ from harness import (
     simulate,
 )
 from harness.components.case_system import ReferenceCaseSystem, make_case_system
-from harness.engine.documents import DOKUMENTLAGER
-from harness.engine.history import Event
-from harness.engine.http_world import UnservedRequest
-from harness.engine.world import RunResult, uses_http
+from harness.core.history import Event
 from harness.errors import TargetError
+from harness.sim.documents import DOKUMENTLAGER
+from harness.sim.http_world import UnservedRequest
+from harness.sim.world import RunResult, uses_http
 from harness.suite.run import SuiteConfig, run_suite
 from harness.suite.search import search_family
 from harness.suite.strategies import plans
@@ -430,7 +430,7 @@ def digest_header(data: bytes) -> str:
 
 def result_documents(result: RunResult) -> Iterator[dict[str, bytes]]:
     """The submitted files of the run's reports, rebuilt from the plan's workload."""
-    from harness.engine.workload import make_submission
+    from harness.core.workload import make_submission
 
     accepted = [e for e in result.history if e.kind == "accept"]
     for e in accepted:
@@ -575,7 +575,7 @@ def test_the_http_adapter_in_the_readme_passes_the_suite(tmp_path: Path) -> None
 
 
 def test_a_long_run_keeps_only_the_latest_channels(monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.engine.case_slot as case_slot
+    import harness.sim.case_slot as case_slot
 
     monkeypatch.setattr(case_slot, "CHANNELS_KEPT", 1)
     seen: Seen = []

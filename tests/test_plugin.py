@@ -359,7 +359,7 @@ def modules_after_importing_the_plugin() -> dict[str, bool]:
 
         print(json.dumps({
             "hypothesis": "hypothesis" in sys.modules,
-            "engine": any(m.startswith("harness.engine") for m in sys.modules),
+            "engine": any(m.startswith(("harness.core", "harness.sim")) for m in sys.modules),
         }))
         """
     )

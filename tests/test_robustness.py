@@ -30,7 +30,7 @@ from harness import (
     check,
     simulate,
 )
-from harness.engine.history import Event
+from harness.core.history import Event
 from harness.errors import TargetError
 from harness.target import REFERENCE_SPEC, load_target
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import SHARED
 
-from harness.engine.faults import POINTS
-from harness.engine.hostile import DATA_PROFILES
-from harness.engine.workload import DEFECTS
+from harness.core.faults import POINTS
+from harness.core.hostile import DATA_PROFILES
+from harness.core.workload import DEFECTS
 from harness.scenarios.model import ScenarioError, bundled, load, parse
 from harness.scenarios.runner import run_scenario
 from harness.target import load_target

@@ -39,10 +39,9 @@ from harness import (
 )
 from harness.components.case_system import make_case_system
 from harness.components.protocols import FEILET
-from harness.engine.context import Timing
-from harness.engine.history import Event
-from harness.engine.loop import MINUTE, SECOND
-from harness.engine.workload import make_submission, synthetic_fnr
+from harness.core.history import Event
+from harness.core.timing import MINUTE, SECOND, Timing
+from harness.core.workload import make_submission, synthetic_fnr
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LATENCY = Timing().latency

@@ -22,11 +22,11 @@ from helpers import (
 )
 
 from harness.checker.clauses import CheckResult
-from harness.engine.documents import DOKUMENTLAGER
-from harness.engine.faults import CATALOGUE, Fault
-from harness.engine.history import History
-from harness.engine.plan import Plan
-from harness.engine.workload import ReportSpec
+from harness.core.faults import CATALOGUE, Fault
+from harness.core.history import History
+from harness.core.plan import Plan
+from harness.core.workload import ReportSpec
+from harness.sim.documents import DOKUMENTLAGER
 from harness.suite.run import SuiteConfig, run_suite
 from harness.suite.search import (
     SLICES,

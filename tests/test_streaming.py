@@ -9,12 +9,12 @@ import pytest
 
 from harness.checker.clauses import check
 from harness.checker.stream import StreamingCheck
-from harness.engine.faults import CATALOGUE, Fault
-from harness.engine.loop import MINUTE, SECOND
-from harness.engine.plan import Plan
-from harness.engine.workload import ReportSpec, SteadyWorkload
-from harness.engine.world import simulate
+from harness.core.faults import CATALOGUE, Fault
+from harness.core.plan import Plan
+from harness.core.timing import MINUTE, SECOND
+from harness.core.workload import ReportSpec, SteadyWorkload
 from harness.report.timeline import render
+from harness.sim.world import simulate
 from harness.target import load_target
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from harness.checker.outcomes import LEGAL, Facts, Outcome, ReportFacts, gather, outcome_of
-from harness.engine.collector import paused_collector
-from harness.engine.context import Timing
-from harness.engine.history import Event
+from harness.core.collector import paused_collector
+from harness.core.history import Event
+from harness.core.timing import Timing
 
 CLAUSE_IDS = ("SOR-1", "SOR-2", "SOR-3", "SOR-4", "SOR-5", "SOR-6", "SOR-7", "SOR-8")
 WARNING_IDS = ("W-1",)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from harness.components.protocols import FEILET, MOTTATT
-from harness.engine import history as h
-from harness.engine.history import Event
+from harness.core import history as h
+from harness.core.history import Event
+from harness.core.wire import FEILET, MOTTATT
 
 
 class Outcome(StrEnum):

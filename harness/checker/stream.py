@@ -19,7 +19,7 @@ from harness.checker.clauses import (
     unreadable_records,
 )
 from harness.checker.outcomes import Facts, FactsBuilder, Outcome
-from harness.engine.history import HARNESS, Event
+from harness.core.history import HARNESS, Event
 
 KEEP_VIOLATIONS = 100  # the first ones are kept whole; the rest are counted
 

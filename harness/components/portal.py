@@ -18,10 +18,10 @@ from harness.components.protocols import (
     TIDSAVBRUDD,
 )
 from harness.contracts import resolve_type, validate_bytes
-from harness.engine.context import Sim
-from harness.engine.digest import content_digest
-from harness.engine.history import PORTAL
-from harness.engine.workload import MAX_PACKAGE_BYTES, Submission
+from harness.core.digest import content_digest
+from harness.core.history import PORTAL
+from harness.core.workload import MAX_PACKAGE_BYTES, Submission
+from harness.sim.context import Sim
 
 _FAILURE_RECEIPTS = (FEILET, SERVERFEIL, TIDSAVBRUDD)
 

@@ -10,30 +10,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from harness.engine.storage import Storage
-
-# Message types of the protocol (DOMAIN.md).
-PRIVAT_V1 = "no.ks.fiks.bekymringsmelding.privat.v1"
-PRIVAT_V2 = "no.ks.fiks.bekymringsmelding.privat.v2"
-OFFENTLIG_V1 = "no.ks.fiks.bekymringsmelding.offentlig.v1"
-OFFENTLIG_V2 = "no.ks.fiks.bekymringsmelding.offentlig.v2"
-REPORT_TYPES = (PRIVAT_V1, PRIVAT_V2, OFFENTLIG_V1, OFFENTLIG_V2)
-MOTTATT = "no.ks.fiks.bekymringsmelding.mottatt.v1"
-FEILET = "no.ks.fiks.bekymringsmelding.feilet.v1"
-SERVERFEIL = "no.ks.fiks.kvittering.serverfeil.v1"
-TIDSAVBRUDD = "no.ks.fiks.kvittering.tidsavbrudd"
-
-# Headers.
-MELDING_ID = "melding-id"
-KLIENTMELDING_ID = "klientmelding-id"
-BEKYMRINGSMELDING_ID = "bekymringsmelding-id"
-SVAR_TIL = "svar-til"
-# Set instead of the files when the transport passed the payload through its document store.
-DOKUMENTLAGER_ID = "dokumentlager-id"
-
-# Files in a report package.
-REPORT_JSON = "bekymringsmelding.json"
-REPORT_PDF = "bekymringsmelding.pdf"
+from harness.core.wire import (  # re-exported: the wire names belong to the core
+    BEKYMRINGSMELDING_ID,
+    DOKUMENTLAGER_ID,
+    EPOCH,
+    FEILET,
+    KLIENTMELDING_ID,
+    MELDING_ID,
+    MOTTATT,
+    OFFENTLIG_V1,
+    OFFENTLIG_V2,
+    PRIVAT_V1,
+    PRIVAT_V2,
+    REPORT_JSON,
+    REPORT_PDF,
+    REPORT_TYPES,
+    SERVERFEIL,
+    SVAR_TIL,
+    TIDSAVBRUDD,
+)
+from harness.sim.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -78,10 +74,6 @@ class CaseSystem(Protocol):
     def records(self) -> Iterable[StoredRecord]: ...
 
 
-# Virtual time 0 is this Norwegian local time (no offset, as the portal writes times).
-EPOCH = datetime(2023, 6, 1)
-
-
 def _epoch_clock() -> datetime:
     return EPOCH
 
@@ -121,3 +113,32 @@ def find_records(system: CaseSystem, report_id: str) -> Sequence[StoredRecord]:
     if callable(finder):
         return list(finder(report_id))
     return [r for r in system.records() if r.report_id == report_id]
+
+
+__all__ = [
+    "BEKYMRINGSMELDING_ID",
+    "DOKUMENTLAGER_ID",
+    "EPOCH",
+    "FEILET",
+    "KLIENTMELDING_ID",
+    "MELDING_ID",
+    "MOTTATT",
+    "OFFENTLIG_V1",
+    "OFFENTLIG_V2",
+    "PRIVAT_V1",
+    "PRIVAT_V2",
+    "REPORT_JSON",
+    "REPORT_PDF",
+    "REPORT_TYPES",
+    "SERVERFEIL",
+    "SVAR_TIL",
+    "TIDSAVBRUDD",
+    "CaseSystem",
+    "CaseSystemEnv",
+    "CaseSystemFactory",
+    "HttpEndpoints",
+    "IncomingMessage",
+    "ReplyChannel",
+    "StoredRecord",
+    "find_records",
+]

@@ -21,11 +21,11 @@ from harness.components.protocols import (
     TIDSAVBRUDD,
     IncomingMessage,
 )
-from harness.engine.context import Sim
-from harness.engine.digest import content_digest
-from harness.engine.documents import DocumentStore
-from harness.engine.history import TRANSPORT
-from harness.engine.loop import HOUR, SECOND
+from harness.core.digest import content_digest
+from harness.core.history import TRANSPORT
+from harness.core.timing import HOUR, SECOND
+from harness.sim.context import Sim
+from harness.sim.documents import DocumentStore
 
 
 class _State(Enum):

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.checker.clauses import check
-from harness.engine.world import Plan, RunResult, simulate
 from harness.errors import ReplayError
 from harness.report.redact import Redactor, redacted_keys
 from harness.report.timeline import render
+from harness.sim.world import Plan, RunResult, simulate
 from harness.suite.search import Counterexample
 from harness.target import load_target
 

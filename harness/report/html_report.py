@@ -15,8 +15,8 @@ from typing import Any
 
 from harness.checker.clauses import check
 from harness.contracts import load_contract
-from harness.engine.faults import POINTS
-from harness.engine.history import History
+from harness.core.faults import POINTS
+from harness.core.history import History
 from harness.report.timeline import render
 from harness.suite.search import FAMILIES
 from harness.target import REFERENCE_SPEC

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.contracts import validate
-from harness.engine.digest import canonical_json
-from harness.engine.faults import CATALOGUE
+from harness.core.digest import canonical_json
+from harness.core.faults import CATALOGUE
 from harness.report.counterexample import counterexample_json, dumps, file_name
 from harness.report.redact import Redactor, redacted_keys
 from harness.suite.run import SuiteResult

@@ -20,10 +20,10 @@ from typing import Any
 
 from harness.checker.clauses import check
 from harness.contracts import load_contract
-from harness.engine.history import History
-from harness.engine.world import Plan
+from harness.core.history import History
 from harness.errors import UsageError
 from harness.report.verify import read_report, verify_report
+from harness.sim.world import Plan
 from harness.suite.run import SuiteConfig, SuiteResult
 from harness.suite.search import FAMILIES, Counterexample, FamilyResult
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from harness.checker.clauses import Violation, fmt_t
-from harness.engine.history import Event
+from harness.core.history import Event
 
 _QUIET = {("portal", "state"), ("transport", "queue"), ("transport", "route_reply")}
 

@@ -19,9 +19,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from harness.contracts import data_dir
-from harness.engine.faults import POINTS, Fault
-from harness.engine.plan import Window
-from harness.engine.workload import DEFECTS, ReportSpec
+from harness.core.faults import POINTS, Fault
+from harness.core.plan import Window
+from harness.core.workload import DEFECTS, ReportSpec
 from harness.errors import UsageError
 
 DEFAULT_START = "2023-06-01T00:00:00"

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from harness.checker.clauses import CLAUSE_IDS, CheckResult, check
 from harness.components.protocols import CaseSystemFactory
-from harness.engine.history import PORTAL, History
-from harness.engine.plan import Plan
-from harness.engine.world import simulate
+from harness.core.history import PORTAL, History
+from harness.core.plan import Plan
 from harness.scenarios.model import Scenario
+from harness.sim.world import simulate
 from harness.suite.search import Counterexample, FamilyResult, search
 from harness.suite.strategies import faults
 

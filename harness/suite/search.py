@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from harness.checker.clauses import CheckResult, check
 from harness.components.protocols import CaseSystemFactory
-from harness.engine.history import History
-from harness.engine.plan import Plan
-from harness.engine.world import simulate, uses_http
+from harness.core.history import History
+from harness.core.plan import Plan
+from harness.sim.world import simulate, uses_http
 from harness.suite.stable import without_local_constants
 from harness.suite.strategies import plans
 from harness.suite.sweep import sweep_plans

@@ -13,12 +13,12 @@ from functools import cache
 
 from hypothesis import strategies as st
 
-from harness.engine.documents import DOKUMENTLAGER
-from harness.engine.faults import CATALOGUE, Fault
-from harness.engine.hostile import DATA_PROFILES
-from harness.engine.loop import SECOND
-from harness.engine.plan import Plan
-from harness.engine.workload import DEFECTS, ReportSpec
+from harness.core.faults import CATALOGUE, Fault
+from harness.core.hostile import DATA_PROFILES
+from harness.core.plan import Plan
+from harness.core.timing import SECOND
+from harness.core.workload import DEFECTS, ReportSpec
+from harness.sim.documents import DOKUMENTLAGER
 
 FAULT_POINTS = tuple(p.name for p in CATALOGUE)
 # Repeating a point by its weight makes sampled_from draw it more often, while

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from functools import cache
 
-from harness.engine.documents import DOKUMENTLAGER
-from harness.engine.faults import CATALOGUE, Fault
-from harness.engine.hostile import DATA_PROFILES
-from harness.engine.plan import Plan
-from harness.engine.workload import FORMS, ReportSpec
+from harness.core.faults import CATALOGUE, Fault
+from harness.core.hostile import DATA_PROFILES
+from harness.core.plan import Plan
+from harness.core.workload import FORMS, ReportSpec
+from harness.sim.documents import DOKUMENTLAGER
 
 # A report sent by reference is downloaded twice (the JSON, then the PDF): a
 # download fault is struck at each, since a damaged PDF is what goes unnoticed.

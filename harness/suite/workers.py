@@ -25,8 +25,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from harness.engine.storage import scratch_folder, use_scratch_root
 from harness.errors import HarnessError
+from harness.sim.storage import scratch_folder, use_scratch_root
 
 Job = tuple[Any, ...]
 _EXIT_GRACE_S = 5.0  # for a worker told to stop, before it is ended by force

@@ -25,13 +25,13 @@ from harness.components.protocols import (
     StoredRecord,
     find_records,
 )
-from harness.engine.context import Sim
-from harness.engine.digest import content_digest
-from harness.engine.guard import AdapterHung, guarded
-from harness.engine.history import CASE_SYSTEM, HARNESS
-from harness.engine.loop import HOUR
-from harness.engine.storage import SimulatedCrash, Storage
-from harness.engine.storage_faults import StorageFaults
+from harness.core.digest import content_digest
+from harness.core.history import CASE_SYSTEM, HARNESS
+from harness.core.timing import HOUR
+from harness.sim.context import Sim
+from harness.sim.guard import AdapterHung, guarded
+from harness.sim.storage import SimulatedCrash, Storage
+from harness.sim.storage_faults import StorageFaults
 
 T = TypeVar("T")
 CHANNELS_KEPT = 4096  # messages a reply over HTTP may answer: the latest delivered

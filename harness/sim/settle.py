@@ -15,11 +15,11 @@ from array import array
 from collections.abc import Callable
 
 from harness.components.protocols import StoredRecord, find_records
-from harness.engine.case_slot import CaseSystemSlot, checked, describe
-from harness.engine.context import Sim, Timing
-from harness.engine.digest import content_digest
-from harness.engine.history import HARNESS
-from harness.engine.loop import HOUR
+from harness.core.digest import content_digest
+from harness.core.history import HARNESS
+from harness.core.timing import HOUR, Timing
+from harness.sim.case_slot import CaseSystemSlot, checked, describe
+from harness.sim.context import Sim
 
 
 def settle_after(timing: Timing) -> int:

@@ -107,7 +107,7 @@ CATALOGUE: tuple[InjectionPoint, ...] = (
     ),
     _p("case_system.clock.skew", "a (re)started case system's clock runs 2 h behind the portal's"),
     # HTTP edges, reached only by adapters that call the simulated APIs with `requests`
-    # (harness/engine/http_world.py). Appended, so the points above keep their places.
+    # (harness/sim/http_world.py). Appended, so the points above keep their places.
     *(
         _p(f"http.{endpoint}.{kind}", f"{what} ({call})", weight)
         for endpoint, call in (

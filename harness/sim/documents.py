@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from harness.components.protocols import BEKYMRINGSMELDING_ID, DOKUMENTLAGER_ID
-from harness.engine.digest import content_digest
-from harness.engine.loop import EventLoop
+from harness.core.digest import content_digest
+from harness.sim.loop import EventLoop
 
 # The data profile of a report whose package goes through the document store. Its
 # content is a plain report's: the path is what it tests (sizes are `near_limit`'s job).

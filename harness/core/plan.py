@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.engine.context import Timing
-from harness.engine.faults import POINTS, Fault
-from harness.engine.workload import ReportSpec
+from harness.core.faults import POINTS, Fault
+from harness.core.timing import Timing
+from harness.core.workload import ReportSpec
 
 
 @dataclass(frozen=True)

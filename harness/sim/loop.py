@@ -10,11 +10,6 @@ import heapq
 import random
 from collections.abc import Callable
 
-SECOND = 1_000  # virtual time is counted in whole milliseconds
-MINUTE = 60 * SECOND
-HOUR = 60 * MINUTE
-
-
 _FIRST_LANE = 2**62  # subtracted from the sequence number of `first` actions
 
 

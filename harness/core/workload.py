@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, overload
 
-from harness.components.protocols import (
+from harness.core.hostile import apply_profile, pad_pdf, profile_rng
+from harness.core.wire import (
     EPOCH,
     OFFENTLIG_V1,
     OFFENTLIG_V2,
@@ -22,7 +23,6 @@ from harness.components.protocols import (
     REPORT_JSON,
     REPORT_PDF,
 )
-from harness.engine.hostile import apply_profile, pad_pdf, profile_rng
 
 FORMS = {
     ("privat", 1): PRIVAT_V1,

@@ -1,12 +1,16 @@
-"""The shared context of one simulated run, handed to every component."""
+"""Units of time and the durations of the pipeline, shared by both worlds.
+
+The simulation counts them in virtual milliseconds; the live tier scales them
+down to wall-clock seconds. Nothing here knows which world it is in.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from harness.engine.faults import Injector
-from harness.engine.history import Event, History
-from harness.engine.loop import HOUR, MINUTE, SECOND, EventLoop
+SECOND = 1_000  # time is counted in whole milliseconds
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
 
 
 @dataclass(frozen=True)
@@ -29,18 +33,3 @@ class Timing:
     def resolution_bound(self) -> int:
         """SOR-7: how long after acceptance a report may take to be final."""
         return self.deadline + self.print_delay + MINUTE
-
-
-@dataclass
-class Sim:
-    loop: EventLoop
-    history: History
-    injector: Injector
-    timing: Timing = field(default_factory=Timing)
-    # JSON digests by payload, kept for the run (see digest.content_digest); None in a
-    # streamed run, whose memory must follow the reports in flight.
-    digests: dict[bytes, bytes] | None = None
-
-    def record(self, component: str, kind: str, report: str | None = None, **data: object) -> None:
-        # Built here, not through History.add: one keyword dictionary, not two.
-        self.history.append(Event(self.loop.now, component, kind, report, data))

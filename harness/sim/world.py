@@ -8,19 +8,20 @@ from dataclasses import dataclass, field, replace
 from harness.components.portal import Portal
 from harness.components.protocols import CaseSystemEnv, CaseSystemFactory, IncomingMessage
 from harness.components.transport import DeliveryChannel, Transport
-from harness.engine.case_slot import CaseSystemSlot
-from harness.engine.collector import paused_collector
-from harness.engine.context import Sim, Timing
-from harness.engine.documents import DOKUMENTLAGER, DocumentStore
-from harness.engine.faults import Injector
-from harness.engine.guard import installed as guard_installed
-from harness.engine.history import HARNESS, HTTP, Event, History
-from harness.engine.http_world import HttpWorld
-from harness.engine.loop import EventLoop
-from harness.engine.plan import Plan, Window
-from harness.engine.settle import Settler
-from harness.engine.storage import Storage
-from harness.engine.workload import ReportSpec, make_submission
+from harness.core.collector import paused_collector
+from harness.core.faults import Injector
+from harness.core.history import HARNESS, HTTP, Event, History
+from harness.core.plan import Plan, Window
+from harness.core.timing import Timing
+from harness.core.workload import ReportSpec, make_submission
+from harness.sim.case_slot import CaseSystemSlot
+from harness.sim.context import Sim
+from harness.sim.documents import DOKUMENTLAGER, DocumentStore
+from harness.sim.guard import installed as guard_installed
+from harness.sim.http_world import HttpWorld
+from harness.sim.loop import EventLoop
+from harness.sim.settle import Settler
+from harness.sim.storage import Storage
 
 DEFAULT_GUARD_SECONDS = 5.0
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import requests
 
-from harness.engine.context import Sim
-from harness.engine.http_api import Answer, Request, problem
-from harness.engine.loop import SECOND
+from harness.core.timing import SECOND
+from harness.sim.context import Sim
+from harness.sim.http_api import Answer, Request, problem
 
 BEFORE = ("connect_error", "timeout_before", "server_error", "rate_limited")
 AFTER = ("response_lost", "timeout_after", "slow")

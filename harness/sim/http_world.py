@@ -25,15 +25,15 @@ import requests
 import responses
 
 from harness.components.protocols import HttpEndpoints
-from harness.engine.context import Sim
-from harness.engine.documents import DocumentStore
-from harness.engine.history import HTTP
-from harness.engine.http_api import Answer, Request, document, ok_json, parse_send, problem
-from harness.engine.http_faults import strike_after, strike_before
-from harness.engine.storage import SimulatedCrash
+from harness.core.history import HTTP
+from harness.sim.context import Sim
+from harness.sim.documents import DocumentStore
+from harness.sim.http_api import Answer, Request, document, ok_json, parse_send, problem
+from harness.sim.http_faults import strike_after, strike_before
+from harness.sim.storage import SimulatedCrash
 
 if TYPE_CHECKING:
-    from harness.engine.case_slot import CaseSystemSlot
+    from harness.sim.case_slot import CaseSystemSlot
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.engine.history import STORAGE
-from harness.engine.storage import ConnectionLost, SimulatedCrash, StorageError, StorageTimeout
+from harness.core.history import STORAGE
+from harness.sim.storage import ConnectionLost, SimulatedCrash, StorageError, StorageTimeout
 
 if TYPE_CHECKING:
-    from harness.engine.case_slot import CaseSystemSlot
+    from harness.sim.case_slot import CaseSystemSlot
 
 
 class StorageFaults:

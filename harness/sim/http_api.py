@@ -16,7 +16,7 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
-from harness.engine.documents import repr_digest
+from harness.sim.documents import repr_digest
 
 _TYPES = {".json": "application/json", ".pdf": "application/pdf"}
 
