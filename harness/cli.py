@@ -165,9 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. no.ks.fiks.bekymringsmelding.privat.v2 or privat.v2 "
         "(default: inferred from the content)",
     )
+    from harness.audit.command import add_audit_command
     from harness.report.commands import add_report_commands
 
     add_report_commands(sub)
+    add_audit_command(sub)
     return parser
 
 
