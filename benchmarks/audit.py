@@ -45,7 +45,9 @@ def main() -> None:
         began = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-c", CHILD, str(portal), str(case), str(folder / "report")],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         took = time.perf_counter() - began
         last = done.stdout.strip().splitlines()[-1]
@@ -61,9 +63,11 @@ def main() -> None:
             "violations": len(report["violations"]),
             "exit": child["code"],
         }
-        print(f"audit of {figures['portal_rows']:,} portal rows and {figures['case_rows']:,} "
-              f"records: {figures['audit_s']} s, peak {figures['peak_rss_mb']} MB, "
-              f"{figures['violations']} violations (exit {figures['exit']})")
+        print(
+            f"audit of {figures['portal_rows']:,} portal rows and {figures['case_rows']:,} "
+            f"records: {figures['audit_s']} s, peak {figures['peak_rss_mb']} MB, "
+            f"{figures['violations']} violations (exit {figures['exit']})"
+        )
         print(json.dumps(figures))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
