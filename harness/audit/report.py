@@ -183,11 +183,11 @@ def _inputs(report: dict[str, Any]) -> str:
 def _follow_up(report: dict[str, Any]) -> str:
     rows = [
         (
-            e(v["bekymringsmelding_id"]),
-            e(v["sent"] or "—"),
+            e((v["sent"] or "—").replace("T", " ")),
             e(_place(v)),
             e(v["outcome"]),
             e(v["what"]),
+            f"<code>{e(v['bekymringsmelding_id'])}</code>",
         )
         for v in report["violations"]
     ]
@@ -197,8 +197,8 @@ def _follow_up(report: dict[str, Any]) -> str:
     )
     if not rows:
         return f"<h2>{title}</h2><p>None.</p>"
-    head = ("bekymringsmelding-id", "sent", "district", "finding", "what is missing")
-    return f"<h2>{title}</h2>" + _table(head, rows, ("id", "", "", "bad", ""))
+    head = ("sent", "district", "finding", "what is wrong", "bekymringsmelding-id")
+    return f"<h2>{title}</h2>" + _table(head, rows, ("id", "", "bad", "", ""))
 
 
 def render_html(report: dict[str, Any]) -> str:

@@ -119,9 +119,11 @@ def audit(
         staging.add_records(live if live is not None else case_rows(case_path or Path()))
         as_of = staging.latest_time()
         result = AuditResult(
-            Source(str(portal), "file", _file_digest(portal), staging.portal_rows),
+            # By file name only: where a file lay on the auditor's machine is nobody's
+            # business, and the digest says which file it was.
+            Source(portal.name, "file", _file_digest(portal), staging.portal_rows),
             Source(
-                case_system if kind == "listing" else str(case_path),
+                case_system if kind == "listing" else (case_path or Path()).name,
                 kind,
                 _file_digest(case_path) if case_path is not None else None,
                 staging.case_rows,
@@ -166,9 +168,28 @@ def _add(result: AuditResult, f: Finding, when: int) -> None:
             p.bydelsnavn if p is not None else None,
             f.outcome,
             clauses,
-            "; ".join(dict.fromkeys(v.message for v in f.violations)),
+            what_is_wrong(f),
         )
     )
+
+
+def what_is_wrong(f: Finding) -> str:
+    """One line a child-welfare office can act on."""
+    p = f.portal
+    if f.outcome == "LOST":
+        confirmed = p is not None and any(n == "mottatt" for n, _ in p.receipts)
+        told = "confirmed received (mottatt)" if confirmed else "closed as delivered"
+        return f"{told}; no record in the case system"
+    if f.outcome == "DUPLICATED":
+        return "more than one record in the case system"
+    if f.outcome == "CORRUPTED":
+        return "the record differs from what was sent (content or PDF)"
+    if f.outcome == "PHANTOM":
+        return "a record of a report the portal never sent"
+    if f.outcome == "UNRESOLVED":
+        state = p.status if p else "unknown"
+        return f"still {state} past the deadline: not delivered, not sent by letter"
+    return "; ".join(dict.fromkeys(v.message.replace("`", "") for v in f.violations))
 
 
 def sort_rows(rows: list[ViolationRow]) -> list[ViolationRow]:
