@@ -335,3 +335,109 @@ def test_the_example_exports_are_the_same_every_time(tmp_path: Path) -> None:
     a = write_bergen(tmp_path / "a", ordinary=200)
     b = write_bergen(tmp_path / "b", ordinary=200)
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+
+
+def test_the_audit_html_renders_in_headless_chromium_with_the_table_and_the_chart(
+    tmp_path: Path,
+) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    binary = next(
+        (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
+    )
+    if binary is None:
+        if os.environ.get("HARNESS_REQUIRE_CHROMIUM"):
+            pytest.fail("HARNESS_REQUIRE_CHROMIUM is set but no chromium binary is on PATH")
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; CI installs it)")
+    out = tmp_path / "bergen"
+    assert main(["audit", "--example", "bergen-2023", "--report", str(out)]) == 1
+    flags = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    page = (out / "report.html").as_uri()
+    dom = subprocess.run(
+        [*flags, "--dump-dom", page], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "Reports to follow up (21)" in dom
+    assert "violations per month" in dom and "2021-02: 1</title>" in dom  # the chart drew
+    shot = tmp_path / "audit.png"
+    subprocess.run(
+        [*flags, "--window-size=1100,1600", f"--screenshot={shot}", page],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000
+    print(f"screenshot of the audit report: {shot}")
+
+
+def test_the_case_system_can_be_read_live_from_its_reconciliation_listing(
+    tmp_path: Path,
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    rows = [record("r1"), record("r2", "2023-03-02T10:00:05")]
+    for row in rows:
+        row["fiks_melding_ids"] = [row["fiks_melding_ids"]]  # type: ignore[assignment]
+        row["case_ref"] = None  # type: ignore[assignment]
+    pages = {
+        None: {"reports": rows[:1], "next_cursor": "p2"},
+        "p2": {"reports": rows[1:], "next_cursor": None},
+    }
+    asked: list[str] = []
+
+    class Listing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            cursor = self.path.partition("cursor=")[2] or None
+            body = json.dumps(pages[cursor]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Listing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        p = write_csv(
+            tmp_path / "portal.csv",
+            [
+                portal("r1"),
+                portal("r2", "2023-03-02T10:00:00"),
+                portal("r3", "2023-03-03T10:00:00"),
+            ],
+            [*PORTAL_REQUIRED, *PORTAL_OPTIONAL],
+        )
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        out = tmp_path / "report"
+        assert main(["audit", "--portal", str(p), "--case-system", url, "--report", str(out)]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert asked == ["/harness/v1/reports", "/harness/v1/reports?cursor=p2"]
+    assert by_outcome(report) == {"r3": "LOST"}
+    assert report["inputs"]["case_system"] == {
+        "name": url,
+        "kind": "listing",
+        "sha256": None,
+        "rows": 2,
+    }

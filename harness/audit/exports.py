@@ -230,7 +230,7 @@ def _text(rows: _Rows, row: int, raw: Mapping[str, Any], name: str, required: bo
     if value.__class__ is str:
         value = value.strip()
         if value:
-            return value  # type: ignore[no-any-return]
+            return value
     elif value is not None:
         raise rows.fail(row, name, f"must be a string, not {type(value).__name__}")
     if required:
