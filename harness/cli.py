@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.errors import UsageError
 
@@ -44,6 +45,28 @@ def positive(text: str) -> int:
     return value
 
 
+def examples(text: str) -> int:
+    """Examples per clause family: at least one for each slice the search runs in."""
+    from harness.suite.search import SLICES
+
+    value = positive(text)
+    if value < SLICES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} examples is too few: each clause family searches in {SLICES} slices, "
+            f"so give at least {SLICES} (the default is 100)"
+        )
+    return value
+
+
+def report_folder(text: str) -> Path:
+    """--report DIR: never empty (that would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "--report is empty; give the folder for the report, e.g. --report harness-report"
+        )
+    return Path(text)
+
+
 def key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -67,6 +90,12 @@ def family_list(text: str) -> tuple[str, ...]:
 
 
 class _Parser(argparse.ArgumentParser):
+    """Errors as one UsageError line; no prefix matching (`--target` is not `--target-option`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
@@ -83,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--examples",
-        type=positive,
+        type=examples,
         default=None,
         metavar="N",
         help="Hypothesis examples per clause family (default 100)",
@@ -97,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--report",
-        type=Path,
+        type=report_folder,
         default=Path("harness-report"),
         metavar="DIR",
         help="where report.json and counterexample files go (default harness-report)",
@@ -145,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("scenarios", help="list the bundled scenarios")
     rep = sub.add_parser("replay", help="replay a counterexample file and print its timeline")
     rep.add_argument("file", type=Path)
+    rep.add_argument(
+        "--target",
+        metavar="SPEC",
+        help="replay against this target instead of the one the file records "
+        "(found again by its path or module name)",
+    )
     rep.add_argument(
         "--target-option",
         type=key_value,
@@ -211,8 +246,11 @@ def _scenarios(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from harness.report.counterexample import replay
 
-    raw, _run, broken, lines = replay(args.file, dict(args.target_option))
-    print(f"replay of {args.file} · target {raw.get('target')} · family {raw.get('family')}")
+    raw, _run, broken, lines, notes = replay(args.file, dict(args.target_option), args.target)
+    target = args.target or raw.get("target")
+    print(f"replay of {args.file} · target {target} · family {raw.get('family')}")
+    for note in notes:
+        print(note, file=sys.stderr)
     print("\n".join("  " + ln for ln in lines))
     expected = sorted(raw.get("clauses") or [])
     family_broken = [c for c in broken if c in expected] or broken

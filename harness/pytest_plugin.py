@@ -37,9 +37,9 @@ def _seed(text: str) -> int:
 
 
 def _examples(text: str) -> int:
-    from harness.cli import positive
+    from harness.cli import examples
 
-    return positive(text)
+    return examples(text)
 
 
 def _option(text: str) -> tuple[str, str]:
@@ -127,10 +127,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS] = settings
     config.stash[_RESULTS] = {}
     config.stash[_CURRENT] = (None, {})
+    if settings["report"] is not None:
+        _check_report(settings["report"])
     if settings["target"]:
         from harness.target import load_target
 
         _load(config, settings["target"], settings["options"], load_target)  # fail fast, exit 4
+
+
+def _check_report(folder: str) -> None:
+    """--harness-report: a folder a report can be written to, checked before anything runs."""
+    from harness.errors import UsageError
+    from harness.report.folder import check_report_folder
+
+    try:
+        check_report_folder(Path(folder), "--harness-report")
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _suite_only(config: pytest.Config) -> bool:

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from harness.contracts import SchemaError, message_types, resolve_type, validate_bytes
 from harness.errors import UsageError
+
+# An error quotes the value it is about; of a 50 MB field it shows the start and the
+# end (where the rule is named), and how much it left out.
+HEAD, TAIL = 120, 80
+
+
+def shorten(text: str) -> str:
+    if len(text) <= HEAD + TAIL + 40:
+        return text
+    left_out = len(text) - HEAD - TAIL
+    return f"{text[:HEAD]}…[{left_out:,} characters left out]…{text[-TAIL:]}"
+
+
+def _too_deep(raw: bytes) -> bool:
+    try:
+        json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        return True
+    except ValueError:  # UnicodeDecodeError too: reported as an error of the file
+        pass
+    return False
 
 
 @dataclass(frozen=True)
@@ -55,11 +76,19 @@ def validate_path(path: Path, kind: str | None) -> list[FileVerdict]:
             raw = file.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read {str(file)!r}: {exc.strerror}") from exc
+        if _too_deep(raw):
+            raise UsageError(
+                f"{str(file)!r} nests arrays or objects too deeply to be a message "
+                "(no payload of the protocol nests more than a few levels); check the file"
+            )
         resolved = resolve_type(kind) if kind else infer_type(file, raw)
         if resolved is None:
             raise UsageError(
                 f"cannot tell the message type of {str(file)!r}; "
                 "give it with --type (e.g. --type privat.v2)"
             )
-        verdicts.append(FileVerdict(file, resolved, validate_bytes(resolved, raw)))
+        errors = tuple(
+            replace(e, message=shorten(e.message)) for e in validate_bytes(resolved, raw)
+        )
+        verdicts.append(FileVerdict(file, resolved, errors))
     return verdicts

@@ -337,3 +337,15 @@ def test_an_adapter_that_hangs_is_stopped_and_reported(tmp_path: Path) -> None:
     assert "SOR-7" in {c["id"] for c in report["clauses"] if c["verdict"] == "fail"}
     assert "cause=hung" in done.stdout
     assert "did not return within" in done.stdout
+
+
+def test_every_counterexample_file_is_listed_in_the_terminal(
+    familia_run: tuple[CliResult, Path],
+) -> None:
+    result, report_dir = familia_run
+    names = sorted(read_report(report_dir)["files"])
+    assert len(names) >= 2, "familia breaks clauses of more than one family"
+    assert sorted(p.name for p in report_dir.glob("counterexample-*.json")) == names
+    listed = result.out[result.out.index("counterexample files (") :]
+    for name in names:
+        assert str(report_dir / name) in listed, name

@@ -164,13 +164,25 @@ def test_bad_ini_value_is_a_usage_error_naming_the_key(pytester: pytest.Pytester
 # -- options validated at parse time ------------------------------------------------------
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("--harness-examples", "0"), ("--harness-seed", "-1"), ("--harness-seed", "abc")],
+    [
+        ("--harness-examples", "0"),
+        ("--harness-examples", "3"),  # fewer than the search's slices: 3 FAILED items before
+        ("--harness-seed", "-1"),
+        ("--harness-seed", "abc"),
+    ],
 )
 def test_bad_option_value_is_a_usage_error_repeating_it(
     pytester: pytest.Pytester, option: str, value: str
 ) -> None:
     result = run_plain(pytester, "--harness-target", REFERENCE_SPEC, option, value)
     assert_usage_error(result, option, repr(value))
+
+
+def test_a_report_folder_that_is_a_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    (pytester.path / "taken").write_text("not a folder\n", encoding="utf-8")
+    result = run_plain(pytester, "--harness-target", REFERENCE_SPEC, "--harness-report", "taken")
+    assert_usage_error(result, "--harness-report 'taken' is a file")
+    assert (pytester.path / "taken").read_text(encoding="utf-8") == "not a folder\n"
 
 
 @pytest.mark.parametrize(

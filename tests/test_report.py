@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import textwrap
@@ -11,7 +12,9 @@ from typing import Any
 
 import pytest
 
+import harness
 from harness.cli import main
+from harness.components import case_system
 from harness.contracts import load_contract, validate
 from harness.report.redact import Redactor, looks_like_token, redact_value, secret_key
 from harness.report.verify import verify_report
@@ -61,7 +64,13 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 def test_report_json_of_harness_run_validates_against_the_schema(tmp_path: Path) -> None:
     report = run(tmp_path, "--examples", "10", "--seed", "3")
     assert validate("report", report) == []
+    adapter = report["target"].pop("adapter")
     assert report["target"] == {"spec": REFERENCE_SPEC, "options": {}, "redacted_options": []}
+    reference = Path(case_system.__file__).read_bytes()
+    assert adapter["sha256"] == "sha256:" + hashlib.sha256(reference).hexdigest()
+    assert adapter["module"] == "harness.components.case_system"
+    assert adapter["file"].endswith("case_system.py")
+    assert adapter["package"] == {"name": "harness", "version": harness.__version__}
     assert set(report["environment"]["packages"]) >= {"harness", "hypothesis", "pytest"}
     assert report["started"] <= report["finished"]
     assert (report["seed"], report["examples"], report["workers"]) == (3, 10, 1)

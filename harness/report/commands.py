@@ -31,15 +31,17 @@ def _sign_key(path: Path | None) -> Ed25519PrivateKey | None:
 def _finish(
     result: SuiteResult, directory: Path, key: Ed25519PrivateKey | None, **extra: Any
 ) -> int:
-    from harness.report.json_report import write_report
+    from harness.report.json_report import build_report, save
     from harness.report.terminal import summary
 
-    path = write_report(result, directory, sign_key=key, **extra)
-    print("\n".join(summary(result, path)))
+    report = build_report(result, sign_key=key, **extra)
+    path = save(report, directory)
+    print("\n".join(summary(result, path, files=sorted(report.files))))
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 
 def run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) -> int:
+    from harness.report.folder import check_report_folder
     from harness.report.json_report import utc_now
     from harness.report.redact import Redactor
     from harness.report.terminal import progress_line
@@ -49,6 +51,7 @@ def run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) 
     from harness.suite.workers import WorkerError
     from harness.target import load_target
 
+    check_report_folder(directory)
     key = _sign_key(sign_key)
     redactor = Redactor.for_options(config.options)
     try:  # a bad target or scenario is one line on stderr, before anything else is printed
@@ -100,19 +103,29 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from harness.report.folder import check_report_folder
     from harness.report.merge import merge_shards
 
     if args.out.resolve() in {d.resolve() for d in args.shards}:
         raise UsageError(f"OUT_DIR {str(args.out)!r} is also a shard; merge into a new directory")
+    check_report_folder(args.out, "OUT_DIR")
     key = _sign_key(args.sign_key)
     result, extra = merge_shards(args.shards)
     return _finish(result, args.out, key, **extra)
 
 
 def _keygen(args: argparse.Namespace) -> int:
+    from harness.report.folder import check_writable_folder
     from harness.report.signing import fingerprint, keygen, load_private_key
 
-    private, public = keygen(args.dir)
+    check_writable_folder(args.dir, "keygen DIR", "ci-keys")
+    try:
+        private, public = keygen(args.dir)
+    except OSError as exc:
+        raise UsageError(
+            f"keygen DIR {str(args.dir)!r}: cannot write the key pair ({exc.strerror}); "
+            "give a new folder you can write to"
+        ) from None
     print(f"private key: {private} (keep it secret, e.g. as a CI secret; sign with --sign-key)")
     print(f"public key:  {public} (publish it; readers verify with --public-key)")
     print(f"fingerprint: {fingerprint(load_private_key(private).public_key())}")

@@ -21,6 +21,7 @@ from harness.contracts import validate
 from harness.core.digest import canonical_json
 from harness.core.faults import CATALOGUE
 from harness.report.counterexample import counterexample_json, dumps, file_name
+from harness.report.identity import adapter_identity, locate
 from harness.report.redact import Redactor, redacted_keys
 from harness.suite.run import SuiteResult
 from harness.suite.search import FAMILIES, Counterexample, FamilyResult
@@ -68,7 +69,9 @@ def environment() -> dict[str, Any]:
     }
 
 
-def _files(result: SuiteResult, redactor: Redactor) -> tuple[dict[str, str], dict[int, str]]:
+def _files(
+    result: SuiteResult, redactor: Redactor, location: dict[str, Any]
+) -> tuple[dict[str, str], dict[int, str]]:
     """One file per distinct counterexample of every family (merging needs them all)."""
     files: dict[str, str] = {}
     names: dict[int, str] = {}
@@ -76,7 +79,8 @@ def _files(result: SuiteResult, redactor: Redactor) -> tuple[dict[str, str], dic
         for cx in (fam.counterexample, *fam.also_failed.values()):
             if cx is None:
                 continue
-            text = dumps(counterexample_json(cx, result.target, result.config.options, redactor))
+            raw = counterexample_json(cx, result.target, result.config.options, redactor, location)
+            text = dumps(raw)
             name, n = file_name(cx), 2
             while name in files and files[name] != text:
                 name, n = f"{file_name(cx).removesuffix('.json')}-{n}.json", n + 1
@@ -107,12 +111,18 @@ def build_report(
     finished: str | None = None,
     merged_from: list[dict[str, Any]] | None = None,
     sign_key: Ed25519PrivateKey | None = None,
+    adapter: dict[str, Any] | None = None,
+    location: dict[str, Any] | None = None,
 ) -> Report:
+    """The report of a run. `adapter` (report.json's identity of the target) and
+    `location` (where counterexample files say to find it) default to what the
+    target's SPEC resolves to in this process; a merge passes the shards' own."""
     from harness import __version__
 
     cfg, contract = result.config, result.contract
     redactor = Redactor.for_options(cfg.options)
-    files, names = _files(result, redactor)
+    location = location if location is not None else locate(result.target)
+    files, names = _files(result, redactor, location)
     examples = {f.family: f.examples for f in result.families}
 
     def inline(cx: Counterexample | None) -> dict[str, Any] | None:
@@ -120,7 +130,7 @@ def build_report(
             return None
         name = names[id(cx)]
         keep = ("family", "clauses", "shrunk", "plan", "violations")
-        full = counterexample_json(cx, result.target, cfg.options, redactor)
+        full = counterexample_json(cx, result.target, cfg.options, redactor, location)
         return {"file": name, **{k: full[k] for k in keep}}
 
     reached, fired = result.total("reached"), result.total("fired")
@@ -133,6 +143,7 @@ def build_report(
             "spec": redactor.text(result.target),
             "options": redactor.options(cfg.options),
             "redacted_options": redacted_keys(cfg.options),
+            "adapter": adapter if adapter is not None else adapter_identity(result.target),
         },
         "environment": environment(),
         "started": started or finished,
@@ -199,10 +210,10 @@ def save(report: Report, directory: Path) -> Path:
     for stale in directory.glob("counterexample-*.json"):
         stale.unlink()  # a report directory describes one run only
     for name, text in report.files.items():
-        (directory / name).write_text(text, encoding="utf-8")
-    (directory / "report.html").write_text(render_html(report.data, report.files), encoding="utf-8")
+        (directory / name).write_bytes(text.encode("utf-8"))  # "\n" on every system
+    (directory / "report.html").write_bytes(render_html(report.data, report.files).encode("utf-8"))
     path = directory / "report.json"
-    path.write_text(dumps(report.data), encoding="utf-8")
+    path.write_bytes(dumps(report.data).encode("utf-8"))
     return path
 
 
@@ -214,9 +225,17 @@ def write_report(
     finished: str | None = None,
     merged_from: list[dict[str, Any]] | None = None,
     sign_key: Ed25519PrivateKey | None = None,
+    adapter: dict[str, Any] | None = None,
+    location: dict[str, Any] | None = None,
 ) -> Path:
     """Build, validate and write the report of a run; return report.json's path."""
     report = build_report(
-        result, started=started, finished=finished, merged_from=merged_from, sign_key=sign_key
+        result,
+        started=started,
+        finished=finished,
+        merged_from=merged_from,
+        sign_key=sign_key,
+        adapter=adapter,
+        location=location,
     )
     return save(report, directory)

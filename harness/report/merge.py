@@ -32,6 +32,7 @@ SAME = {  # what every shard must share -> how to name it in a message
     "contract.digest": "contract digest",
     "target.spec": "target",
     "target.options": "target options",
+    "target.adapter": "adapter (file, SHA-256, package, commit)",
     "seed": "seed",
     "examples": "examples",
 }
@@ -173,7 +174,12 @@ def merge_shards(directories: list[Path]) -> tuple[SuiteResult, dict[str, Any]]:
         }
         for s in shards
     ]
+    located = [
+        json.loads(text).get("locate") for s in shards for text in s.files.values()
+    ]  # where the shards' own counterexample files say the target is
     extra = {
+        "adapter": first["target"]["adapter"],
+        "location": next((loc for loc in located if loc), None),
         "started": min(s.report["started"] for s in shards),
         "finished": max(s.report["finished"] for s in shards),
         "merged_from": provenance,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness.report.counterexample import file_name
@@ -41,8 +42,22 @@ def _scenario_lines(result: SuiteResult) -> list[str]:
     return lines
 
 
+def file_lines(report_path: Path, files: Sequence[str]) -> list[str]:
+    """Every counterexample file the report lists, each one `harness replay` takes."""
+    if not files:
+        return []
+    return [
+        "",
+        f"counterexample files ({len(files)}; each replays with `harness replay FILE`):",
+        *(f"  {report_path.parent / name}" for name in files),
+    ]
+
+
 def summary(
-    result: SuiteResult, report_path: Path | None, redactor: Redactor | None = None
+    result: SuiteResult,
+    report_path: Path | None,
+    redactor: Redactor | None = None,
+    files: Sequence[str] = (),
 ) -> list[str]:
     """The summary's lines, with every secret of the target's options scrubbed."""
     from harness import __version__
@@ -107,6 +122,8 @@ def summary(
             )
             lines.append(f"replay: harness replay {report_path.parent / file_name(cx)}{again}")
     lines += _scenario_lines(result)
+    if report_path is not None:
+        lines += file_lines(report_path, files)
     lines.append("")
     broken = [*result.failed, *(["scenario expectations"] if result.problems else [])]
     verdict = f"FAIL ({', '.join(broken)})" if broken else "PASS"

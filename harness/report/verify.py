@@ -8,14 +8,16 @@ report lists; report.html beside it is what this report renders to.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.contracts import validate
+from harness.errors import UsageError
 from harness.report.counterexample import dumps
-from harness.report.json_report import REPORT_FORMAT, report_digest, text_digest
+from harness.report.json_report import REPORT_FORMAT, report_digest
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -28,18 +30,35 @@ class Verification:
 
 
 def read_report(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """(report, None) or (None, why it is not a report)."""
+    """(report, None) or (None, why it is not the report the harness wrote).
+
+    A file that cannot be read at all, or nests too deeply to parse, is a usage
+    error (exit 2): there is nothing to verify. The bytes are compared, not the
+    text: a report whose line ends were converted (CRLF) is not the one written.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-        report = json.loads(text)
-    except (OSError, ValueError) as exc:
-        return None, f"cannot read {str(path)!r} as JSON: {exc}"
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {str(path)!r}: {exc.strerror}; give the report.json of a report folder"
+        ) from None
+    try:
+        report = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise UsageError(
+            f"{str(path)!r} nests arrays or objects too deeply to be a report; give the "
+            "report.json of a report folder"
+        ) from None
+    except ValueError as exc:  # UnicodeDecodeError too
+        return None, f"{str(path)!r} is not UTF-8 JSON: {exc}"
     if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:
         return None, f"{str(path)!r} is not a harness report (format {REPORT_FORMAT!r})"
-    if text != dumps(report):  # whitespace too: a record is kept byte for byte
+    if data != dumps(report).encode("utf-8"):  # whitespace too: a record is kept byte for byte
+        crlf = b"\r\n" in data
         return None, (
-            f"{str(path)!r} is not byte for byte what the harness wrote (was it edited or "
-            "reformatted?); keep report.json exactly as written"
+            f"{str(path)!r} is not byte for byte what the harness wrote ("
+            + ("its line ends were converted to CRLF" if crlf else "was it edited or reformatted?")
+            + "); keep report.json exactly as written"
         )
     return report, None
 
@@ -70,8 +89,9 @@ def _files(report: dict[str, Any], directory: Path, out: Verification) -> dict[s
         if not path.is_file():
             out.notes.append(f"{name} not found beside the report: not checked")
             continue
-        texts[name] = path.read_text(encoding="utf-8")
-        if text_digest(texts[name]) != digest:
+        data = path.read_bytes()
+        texts[name] = data.decode("utf-8", errors="replace")
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             out.problems.append(f"{name} was changed: its digest does not match the report")
     return texts if len(texts) == len(report["files"]) else None
 
@@ -87,7 +107,7 @@ def _html(
     if files is None or report["harness_version"] != __version__:
         out.notes.append("report.html not compared (files missing, or another harness version)")
         return
-    if path.read_text(encoding="utf-8") != render_html(report, files):
+    if path.read_bytes() != render_html(report, files).encode("utf-8"):
         out.problems.append(
             "report.html does not match report.json: it was changed (or it was written by "
             f"a different build of harness {__version__})"

@@ -204,6 +204,13 @@ def load_file(path: Path) -> Scenario:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the scenario "
+            "file as UTF-8 (TOML files are UTF-8)"
+        ) from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nests arrays or tables too deeply to be a scenario") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
     return parse(raw, str(path))
