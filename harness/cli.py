@@ -201,10 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: inferred from the content)",
     )
     from harness.audit.command import add_audit_command
+    from harness.live.crypto.command import add_fiksio_commands
     from harness.report.commands import add_report_commands
 
     add_report_commands(sub)
     add_audit_command(sub)
+    add_fiksio_commands(sub)
     return parser
 
 

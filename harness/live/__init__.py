@@ -1,0 +1,1 @@
+"""The live world: a local Fiks IO on a real broker, driving a real service."""
