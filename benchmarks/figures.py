@@ -49,14 +49,21 @@ def steady_plan(reports: int, faults_per_point: int = 0, seed: int = 0) -> Plan:
     return Plan(seed, SteadyWorkload(reports, SECOND), fault_mix(reports, faults_per_point, seed))
 
 
-def throughput(reports: int, faults_per_point: int = 0) -> float:
-    """Reports per second through all three hops, reconciliation and check included."""
+# A correct vendor-style adapter of two modules, loaded by path as `--target` loads one: every
+# incarnation and every durability probe runs in a fresh copy of its module.
+BY_PATH = f"{REPO / 'examples' / 'module_global_store_fixed.py'}:make_case_system"
+
+
+def throughput(reports: int, faults_per_point: int = 0, spec: str | None = None) -> float:
+    """Reports per second through all three hops, reconciliation and check included;
+    the reference unless `spec` names another target."""
     plan = steady_plan(reports, faults_per_point)
+    factory = make_case_system if spec is None else load_target(spec).factory
     start = time.perf_counter()
-    run = simulate(plan, make_case_system, max_steps=200 * reports)
+    run = simulate(plan, factory, max_steps=200 * reports)
     verdict = check(run.history)
     elapsed = time.perf_counter() - start
-    assert not verdict.failed, f"the reference broke {sorted(verdict.failed)}"
+    assert not verdict.failed, f"{spec or 'the reference'} broke {sorted(verdict.failed)}"
     return reports / elapsed
 
 

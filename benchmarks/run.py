@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from figures import (
+    BY_PATH,
     buggy_examples,
     detect,
     detect_baseline,
@@ -80,6 +81,12 @@ def main() -> None:
         "reports_per_s_faults",
         "raw throughput, standard fault mix",
         repeated(lambda: throughput(size["faulted"], 2)),
+        "reports/s",
+    )
+    note(
+        "reports_per_s_by_path",
+        "raw throughput, a bundled adapter loaded by path, no faults",
+        repeated(lambda: throughput(size["reports"], spec=BY_PATH)),
         "reports/s",
     )
     note(

@@ -14,6 +14,7 @@ from typing import Any, cast
 from harness.components.protocols import CaseSystem, CaseSystemEnv, CaseSystemFactory
 from harness.errors import TargetError
 from harness.sim.case_slot import describe
+from harness.sim.fresh_modules import fresh_factory
 from harness.sim.guard import AdapterExited, AdapterHung, guarded
 from harness.sim.http_world import offline
 from harness.sim.storage import Storage
@@ -97,8 +98,18 @@ def load_target(
             f"{attr!r} is a {type(factory).__name__}, not a factory "
             "(a callable taking a CaseSystemEnv)",
         )
-    _trial_build(spec, cast(CaseSystemFactory, factory), options or {}, guard_seconds)
-    return Target(spec, cast(CaseSystemFactory, factory), module)
+    # Each incarnation runs in a fresh copy of the target's own modules (sim/fresh_modules.py).
+    key = (module.__name__, attr)
+    if key not in _FRESH or _FRESH[key][0] is not factory:
+        _FRESH[key] = (factory, fresh_factory(module, attr) or factory)
+    built = cast(CaseSystemFactory, _FRESH[key][1])
+    _trial_build(spec, built, options or {}, guard_seconds)
+    return Target(spec, built, module)
+
+
+# One fresh factory per target, so loading a target twice gives the same factory (the
+# search caches what it learns about a factory, such as whether it calls HTTP).
+_FRESH: dict[tuple[str, str], tuple[object, object]] = {}
 
 
 def _trial_build(

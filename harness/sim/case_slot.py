@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -29,8 +30,9 @@ from harness.core.digest import content_digest
 from harness.core.history import CASE_SYSTEM, HARNESS
 from harness.core.timing import HOUR
 from harness.sim.context import Sim
+from harness.sim.fresh_modules import FreshFactory, ModuleCopy
 from harness.sim.guard import AdapterHung, guarded
-from harness.sim.storage import SimulatedCrash, Storage
+from harness.sim.storage import SimulatedCrash
 from harness.sim.storage_faults import StorageFaults
 
 T = TypeVar("T")
@@ -109,6 +111,7 @@ class CaseSystemSlot:
         self._factory = factory
         self._guard = guard_seconds
         self._instance: CaseSystem | None = None
+        self._modules: ModuleCopy | None = None  # the live instance's copy of its modules
         self.report: str | None = None  # the report being handled, for storage events
         self.probing = False
         self.skew = 0  # ms the current incarnation's clock is off by
@@ -130,7 +133,7 @@ class CaseSystemSlot:
         try:
             if self._instance is None:
                 self.skew = -2 * HOUR if self.sim.injector.hit("case_system.clock.skew") else 0
-                self._instance = self._call(lambda: self._factory(self._env))
+                self._instance, self._modules = self._build(self._env)
                 self.sim.record(CASE_SYSTEM, "start", report)
             self.maybe_crash("case_system.crash.before_store", report)
             instance = self._instance
@@ -155,9 +158,23 @@ class CaseSystemSlot:
         finally:
             self.report = None
         if self.dead:
-            self._instance = None
-            self._env.storage.close_all()
+            self.forget_instance()
         return self.dead
+
+    def _build(self, env: CaseSystemEnv) -> tuple[CaseSystem, ModuleCopy | None]:
+        """A new instance from the factory. A target loaded by spec runs in a fresh copy
+        of its own modules (sim/fresh_modules.py), installed in `sys.modules` until the
+        instance is dropped: a restart forgets module globals and class attributes."""
+        factory = self._factory
+        if not isinstance(factory, FreshFactory):
+            return self._call(lambda: factory(env)), None
+        copy, fresh = self._call(factory.copy)
+        copy.install()
+        try:
+            return self._call(lambda: fresh(env)), copy
+        except BaseException:
+            copy.uninstall()
+            raise
 
     def _remember(self, melding_id: str, channel: _SlotChannel) -> _SlotChannel:
         self._channels[melding_id] = channel
@@ -186,33 +203,34 @@ class CaseSystemSlot:
     # -- durability probe and reconciliation ------------------------------
     def fresh_read(self, read: Callable[[CaseSystem], list[StoredRecord]]) -> list[StoredRecord]:
         """Read through a fresh instance over a fresh connection: committed data only."""
-        self.probing = True
-        probe_storage = self._env.storage.view()
-        try:
-            fresh = self._fresh_instance(probe_storage)
+        with self._fresh_instance() as fresh:
             return self._call(lambda: read(fresh))
-        finally:
-            probe_storage.close_all()
-            self.probing = False
 
-    def _fresh_instance(self, storage: Storage) -> CaseSystem:
-        """A new adapter over `storage` (a view: clean connections, no fault hooks)."""
-        env = CaseSystemEnv(storage, self._env.options, http=self._env.http)
-        return self._call(lambda: self._factory(env))
+    @contextmanager
+    def _fresh_instance(self) -> Iterator[CaseSystem]:
+        """A new adapter, as a restarted process would build it: fresh modules, over a
+        view of the storage (clean connections, no fault hooks), for the durability
+        probe and the reconciliation; dropped, with its modules, after the read."""
+        self.probing = True
+        storage = self._env.storage.view()
+        copy = None
+        try:
+            env = CaseSystemEnv(storage, self._env.options, http=self._env.http)
+            fresh, copy = self._build(env)
+            yield fresh
+        finally:
+            if copy is not None:
+                copy.uninstall()
+            storage.close_all()
+            self.probing = False
 
     def iter_fresh_records(self, batch: int = 1000) -> Iterator[StoredRecord]:
         """Every durable record through a fresh instance, read lazily (a streamed run may
         hold millions); the guard covers each batch, not the whole read."""
-        self.probing = True
-        probe_storage = self._env.storage.view()
-        try:
-            fresh = self._fresh_instance(probe_storage)
+        with self._fresh_instance() as fresh:
             rows = self._call(lambda: iter(fresh.records()))
             while chunk := self._call(lambda: list(itertools.islice(rows, batch))):
                 yield from chunk
-        finally:
-            probe_storage.close_all()
-            self.probing = False
 
     def probe(self, report: str) -> bool:
         try:
@@ -224,8 +242,12 @@ class CaseSystemSlot:
             return False
 
     def forget_instance(self) -> None:
-        """The run is over: the adapter's process ends, its uncommitted work with it."""
+        """The adapter's process ends (a crash, or the run is over): its uncommitted work
+        and its modules go with it."""
         self._instance = None
+        if self._modules is not None:
+            self._modules.uninstall()
+            self._modules = None
         self._env.storage.close_all()
 
     def reconcile(self) -> None:

@@ -55,6 +55,7 @@ def simulate(
     injector = Injector(plan.faults, plan.windows, lambda: loop.now)
     sim = Sim(loop, History(sink=stream), injector, timing, None if stream else {})
     storage = Storage()
+    slot: CaseSystemSlot | None = None
     try:
         documents = DocumentStore(loop)
         transport = Transport(sim, documents)
@@ -101,6 +102,8 @@ def simulate(
             sim.history, completed, slot.hung, dict(sim.injector.reached), dict(sim.injector.fired)
         )
     finally:
+        if slot is not None:
+            slot.forget_instance()  # also when the run was interrupted: sys.modules as it was
         storage.destroy()
 
 
