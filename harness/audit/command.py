@@ -82,25 +82,14 @@ def _bound(day: date | None, after: bool) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-def _check_report_dir(directory: Path) -> None:
-    if str(directory).strip() == "":
-        raise UsageError("--report is empty; give a folder for the audit report")
-    for parent in (directory, *directory.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(
-                    f"--report {directory}: {parent} is a file, not a folder; give a folder"
-                )
-            break
-
-
 def run_audit(args: argparse.Namespace) -> int:
     from harness.audit.report import build, write
     from harness.audit.run import audit
+    from harness.report.folder import check_writable_folder
     from harness.report.json_report import utc_now
 
     started = utc_now()
-    _check_report_dir(args.report)
+    check_writable_folder(args.report, "--report", "harness-audit")
     if args.example:
         if args.portal or args.case_system:
             raise UsageError(

@@ -47,10 +47,10 @@ def add_fiksio_commands(sub: Any) -> None:
 
 def _keys(args: argparse.Namespace) -> int:
     from harness.live.crypto.pki import make_pki
+    from harness.report.folder import check_writable_folder
 
     directory: Path = args.directory
-    if directory.exists() and not directory.is_dir():
-        raise UsageError(f"{directory} is a file; give a folder for the test keys")
+    check_writable_folder(directory, "DIR", "harness-keys")
     taken = sorted(p.name for p in directory.glob("*.pem")) if directory.is_dir() else []
     if taken and not args.force:
         raise UsageError(
@@ -65,10 +65,10 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> int:
     from harness.live.ks_clients import FILE_NAMES, Endpoints, snippet
+    from harness.report.folder import check_writable_folder
 
     out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; give a folder")
+    check_writable_folder(out, "--out")
     endpoints = Endpoints(
         api_port=args.api_port,
         amqp_tls_port=args.amqps_port,
