@@ -18,10 +18,10 @@ from harness.components.protocols import (
     TIDSAVBRUDD,
 )
 from harness.contracts import resolve_type, validate_bytes
+from harness.core.context import Context
 from harness.core.digest import content_digest
 from harness.core.history import PORTAL
 from harness.core.workload import MAX_PACKAGE_BYTES, Submission
-from harness.sim.context import Sim
 
 _FAILURE_RECEIPTS = (FEILET, SERVERFEIL, TIDSAVBRUDD)
 
@@ -75,7 +75,7 @@ SendFn = Callable[[str, Mapping[str, str], Mapping[str, bytes]], str]
 
 
 class Portal:
-    def __init__(self, sim: Sim, send: SendFn) -> None:
+    def __init__(self, sim: Context, send: SendFn) -> None:
         self._sim = sim
         self._send = send
         self._by_melding: dict[str, _Report] = {}
@@ -125,6 +125,13 @@ class Portal:
     def _resend(self, rep: _Report) -> None:
         if rep.state is PortalState.SENDT_FAGSYSTEM:
             self._send_to_case_system(rep)
+
+    def resend_now(self, report_id: str) -> None:
+        """Resend at once, as after silence (a new melding-id): a fault the live world
+        injects, since a real portal's resend may cross the first delivery."""
+        rep = self.reports.get(report_id)
+        if rep is not None:
+            self._resend(rep)
 
     def on_receipt(self, meldingstype: str, headers: Mapping[str, str]) -> None:
         """A receipt routed back by `svar-til`."""
