@@ -171,6 +171,51 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="sign report.json with this Ed25519 private key (PEM; see `harness keygen`)",
     )
+    live = run.add_argument_group(
+        "black-box tier", "run a real service over a local Fiks IO instead (docs/live.md)"
+    )
+    live.add_argument(
+        "--service",
+        metavar="CMD",
+        help="the command that starts the service (run with /bin/sh -c, with the HARNESS_* "
+        "environment of docs/live.md); replaces --target",
+    )
+    live.add_argument(
+        "--reconcile",
+        default="http",
+        metavar="URL|sql",
+        help="where the service's stored reports are read: `http` (its API on "
+        "HARNESS_RECONCILE_PORT, the default), http://127.0.0.1:PORT, or `sql` (the view "
+        "harness_reports in its database)",
+    )
+    live.add_argument(
+        "--amqp-url",
+        metavar="URL",
+        help="use this broker (amqp://USER:PASS@127.0.0.1:PORT/VHOST) instead of starting "
+        "a private RabbitMQ node",
+    )
+    live.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a live plan as JSON (reports, faults, timing; docs/live.md) instead of the "
+        "default checklist",
+    )
+    live.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long the service may take to answer /harness/v1/ready and consume (default 30)",
+    )
+    live.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        metavar="URL",
+        help="a PostgreSQL superuser on loopback; each run makes and drops a database and "
+        "role there",
+    )
     sub.add_parser("scenarios", help="list the bundled scenarios")
     rep = sub.add_parser("replay", help="replay a counterexample file and print its timeline")
     rep.add_argument("file", type=Path)
@@ -188,6 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="an option handed to the factory, in place of the file's "
         "(needed for options whose secrets were redacted)",
+    )
+    rep.add_argument(
+        "--amqp-url", metavar="URL", help="a live counterexample: use this broker (see run)"
+    )
+    rep.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        metavar="URL",
+        help="a live counterexample: the PostgreSQL superuser to make the run's database",
     )
     val = sub.add_parser(
         "validate", help="check a message (or a folder of them) against the contract's schemas"
@@ -212,6 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from harness.report.commands import run_and_report
+
+    if args.service is not None:
+        from harness.live.cli import run_command
+
+        if args.scenario or args.families or args.examples or args.workers != 1:
+            raise UsageError(
+                "--service runs the live plan (docs/live.md): --scenario, --families, "
+                "--examples and --workers belong to the simulated tier"
+            )
+        return run_command(args)
     from harness.suite.run import SuiteConfig
     from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES
 
@@ -246,8 +310,12 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from harness.report.counterexample import replay
+    from harness.report.counterexample import load, replay
 
+    if load(args.file).get("tier") == "live":
+        from harness.live.cli import replay_live
+
+        return replay_live(args.file, load(args.file), args)
     raw, _run, broken, lines, notes = replay(args.file, dict(args.target_option), args.target)
     target = args.target or raw.get("target")
     print(f"replay of {args.file} · target {target} · family {raw.get('family')}")

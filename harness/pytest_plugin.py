@@ -85,6 +85,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="option handed to the factory",
     )
+    group.addoption(
+        "--harness-service",
+        metavar="CMD",
+        default=None,
+        help="black-box tier: the command that starts a live service (docs/live.md); "
+        "collects the live suite, marked blackbox",
+    )
+    group.addoption(
+        "--harness-reconcile",
+        metavar="URL|sql",
+        default="http",
+        help="where the live service's stored reports are read (default http)",
+    )
+    group.addoption(
+        "--harness-amqp-url",
+        metavar="URL",
+        default=None,
+        help="a broker for the live suite (default: a private RabbitMQ node)",
+    )
+    group.addoption(
+        "--harness-postgres-url",
+        metavar="URL",
+        default=None,
+        help="a PostgreSQL superuser on loopback for the live suite's databases",
+    )
     parser.addini("harness_target", "default for --harness-target", default=None)
     parser.addini("harness_examples", "default for --harness-examples", default=None)
     parser.addini("harness_seed", "default for --harness-seed", default=None)
@@ -112,6 +137,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "harness(target=SPEC, options={}): the case-system target that the "
         "harness fixtures of this test use (default: the reference case system)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "blackbox: a test of the live tier (a real broker, PostgreSQL and a service "
+        "process); select with -m blackbox, leave out with -m 'not blackbox'",
     )
     opt = config.option
     settings = {
@@ -149,7 +179,7 @@ def _check_report(folder: str) -> None:
 def _suite_only(config: pytest.Config) -> bool:
     """A target given and no test paths named: collect the contract suite alone."""
     return (
-        bool(config.stash[_SETTINGS]["target"])
+        bool(config.stash[_SETTINGS]["target"] or config.option.harness_service)
         and config.args_source is not pytest.Config.ArgsSource.ARGS
     )
 
@@ -234,6 +264,59 @@ class ClauseFamilyItem(pytest.Item):
         return self.path, 0, f"harness contract: {self.name}"
 
 
+class LiveSuite(pytest.Collector):
+    def collect(self) -> list[pytest.Item]:
+        item = LiveItem.from_parent(self, name="service")
+        item.add_marker("blackbox")
+        return [item]
+
+
+class LiveItem(pytest.Item):
+    """The live plan against --harness-service, judged like `harness run --service`."""
+
+    def runtest(self) -> None:
+        from harness.errors import UsageError
+        from harness.live.cli import reconcile_form
+        from harness.live.postgres import DEFAULT_ADMIN_URL
+        from harness.live.run import LiveConfig, run_service
+        from harness.report.json_report import write_report
+        from harness.report.timeline import render
+
+        opt = self.config.option
+        settings = self.config.stash[_SETTINGS]
+        report = Path(settings["report"] or self.config.rootpath / "harness-report")
+        try:
+            config = LiveConfig(
+                service=opt.harness_service,
+                reconcile=reconcile_form(opt.harness_reconcile),
+                amqp_url=opt.harness_amqp_url,
+                postgres_url=opt.harness_postgres_url or DEFAULT_ADMIN_URL,
+                seed=settings["seed"] or 0,
+            )
+            outcome = run_service(config, report)
+        except UsageError as exc:
+            raise ContractFailure(f"the live suite could not run: {exc}") from None
+        write_report(outcome.suite, report, started=settings["started"])
+        for clause in outcome.check.exercised | outcome.check.failed:
+            verdict = "fail" if clause in outcome.check.failed else "pass"
+            self.user_properties.append((clause, verdict))
+        if outcome.check.violations:
+            lines = [f"clauses violated: {', '.join(sorted(outcome.check.failed))} (live)"]
+            lines += [
+                "  " + ln for ln in render(outcome.run.history.events, outcome.check.violations)
+            ]
+            lines.append(f"report: {report / 'report.json'}")
+            raise ContractFailure("\n".join(lines))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ContractFailure):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"harness live: {self.config.option.harness_service}"
+
+
 def _load(
     config: pytest.Config, spec: str | None, options: dict[str, str], loader: Callable[..., Target]
 ) -> Target:
@@ -257,6 +340,13 @@ def pytest_collection_modifyitems(
         # Report them as collected, so the terminal counts them like any test.
         config.hook.pytest_collectreport(
             report=pytest.CollectReport(suite.nodeid, "passed", None, list(collected))
+        )
+        items.extend(collected)
+    if config.option.harness_service:
+        live = LiveSuite.from_parent(session, name="harness-live", nodeid="harness-live")
+        collected = live.collect()
+        config.hook.pytest_collectreport(
+            report=pytest.CollectReport(live.nodeid, "passed", None, list(collected))
         )
         items.extend(collected)
 

@@ -69,6 +69,7 @@ def counterexample_json(
             for v in cx.check.violations
         ],
         "history": [redactor.json(e.to_json()) for e in cx.history.events],
+        **({"tier": "live", "live": redactor.json(cx.live)} if cx.live else {}),
     }
 
 

@@ -145,6 +145,33 @@ def _facts(report: Mapping[str, Any]) -> str:
     return f'<section id="facts"><h2>What was tested</h2><dl>{cells}</dl></section>'
 
 
+def _live(report: Mapping[str, Any]) -> str:
+    """The black-box tier: what ran against what, and what such a run cannot show."""
+    live = report.get("live")
+    if not isinstance(live, Mapping):
+        return ""
+    faults = ", ".join(
+        f"{e(f['kind'])} (report {e(f['report'])})" for f in live["plan"].get("faults", [])
+    )
+    rows = [
+        ("Service command", f"<code>{e(live['service'])}</code>"),
+        ("Broker", e(live["broker"])),
+        ("Reconciliation", e(live["reconciliation"])),
+        ("Mode", f"{e(live['mode'])}: one report in flight at a time"),
+        ("Plan", f"{e(live['plan']['reports'])} reports; faults: {faults or 'none'}"),
+        ("Service output", f"<code>{e(live.get('service_log', ''))}</code> beside this file"),
+    ]
+    cells = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    limits = "".join(f"<li>{e(text)}</li>" for text in live["limits"])
+    notes = "".join(f"<li>{e(text)}</li>" for text in live.get("notes", []))
+    return (
+        '<section id="live"><h2>A real service, judged from outside</h2>'
+        f"<dl>{cells}</dl><h3>What a black-box run cannot show</h3><ul>{limits}</ul>"
+        + (f"<h3>Notes</h3><ul>{notes}</ul>" if notes else "")
+        + "</section>"
+    )
+
+
 def _clauses(report: Mapping[str, Any]) -> str:
     contract = load_contract()
     described = {c.id: c.description for c in (*contract.clauses, *contract.warnings)}
@@ -268,6 +295,7 @@ def render_html(report: Mapping[str, Any], files: Mapping[str, str]) -> str:
         [
             _verdict(report),
             _facts(report),
+            _live(report),
             _clauses(report),
             _outcomes(report),
             _faults(report),

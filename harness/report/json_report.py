@@ -178,6 +178,9 @@ def build_report(
         data["merged_from"] = merged_from
     if cfg.scenarios:
         data["scenarios"] = [_scenario(f, redactor) for f in result.families]
+    if result.live is not None:  # the black-box tier (live/run.py)
+        data["tier"] = "live"
+        data["live"] = redactor.json(result.live)
     data["digest"] = report_digest(data)
     if sign_key is not None:
         from harness.report.signing import sign

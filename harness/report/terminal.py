@@ -106,6 +106,8 @@ def summary(
             continue  # the same example, recorded for two clauses
         shown.add(file_name(cx))
         n_rep, n_fault = len(cx.plan.reports), len(cx.plan.faults) + len(cx.plan.windows)
+        if cx.live:  # a live plan's faults are its own (live/plan.py)
+            n_fault = len(cx.live["plan"]["faults"])
         how = "shrunk to" if cx.shrunk else "not shrunk:"
         lines += [
             "",

@@ -6,6 +6,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from harness.contracts import Contract, load_contract
 from harness.scenarios.model import load as load_scenario
@@ -59,6 +60,7 @@ class SuiteResult:
     families: list[FamilyResult]
     contract: Contract
     expects: set[str] | None = None
+    live: dict[str, Any] | None = None  # a live run: tier, service, broker, limits (live/run.py)
 
     @property
     def clauses(self) -> list[ClauseVerdict]:

@@ -52,6 +52,7 @@ class Counterexample:
     check: CheckResult
     history: History
     shrunk: bool = True
+    live: dict[str, Any] | None = None  # a live run's service, broker and plan (live/run.py)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The harness's own HTTP endpoints of the live world (send API, document store, token)."""

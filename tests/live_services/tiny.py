@@ -1,0 +1,186 @@
+"""A tiny case-system service for the live tier's own tests (pika + psycopg).
+
+Not an example to copy (those are in examples/services/): the smallest service that
+keeps the contract, so the harness's side can be tested on its own. `--bug NAME`
+makes it one of the classic broken ones:
+  familia       replies `mottatt` whatever the store did
+  no-dedup      stores every delivery as a new record
+  early-mottatt replies `mottatt` before it commits
+  ack-first     acks the message before it has stored it
+  no-ready      never answers /harness/v1/ready
+  exit          exits at once
+  bad-rows      serves rows that do not match the reconciliation schema
+"""
+
+import hashlib
+import io
+import json
+import os
+import sys
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pika
+import psycopg
+import requests
+
+BUG = sys.argv[sys.argv.index("--bug") + 1] if "--bug" in sys.argv else ""
+ENV = os.environ
+DB = ENV["HARNESS_DATABASE_URL"]
+if BUG == "exit":
+    sys.exit(3)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS report (
+  n serial PRIMARY KEY, id text NOT NULL, meldinger text[] NOT NULL, body jsonb NOT NULL,
+  pdf bytea, stored_at timestamptz NOT NULL DEFAULT now()
+  {unique}
+);
+"""
+
+
+def canonical_sha(body: bytes) -> str:
+    text = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def row(r: tuple) -> dict:
+    n, rid, meldinger, body, pdf, at = r
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    out = {
+        "bekymringsmelding_id": rid,
+        "fiks_melding_ids": list(meldinger),
+        "state": "stored",
+        "stored_at": at.isoformat(),
+        "json_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "pdf_sha256": hashlib.sha256(pdf).hexdigest() if pdf is not None else None,
+        "case_ref": f"SAK-{n}",
+    }
+    if BUG == "bad-rows":
+        del out["json_sha256"]
+    return out
+
+
+class Reconcile(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/harness/v1/ready":
+            status, out = (503 if BUG == "no-ready" else 200), {}
+        else:
+            with psycopg.connect(DB) as c:
+                rows = [row(r) for r in c.execute("SELECT * FROM report ORDER BY n")]
+            if self.path.startswith("/harness/v1/reports/"):
+                mine = [r for r in rows if r["bekymringsmelding_id"] == self.path.split("/")[-1]]
+                status, out = (200, mine[0]) if mine else (404, {})
+            else:
+                status, out = 200, {"reports": rows, "next_cursor": None}
+        data = json.dumps(out).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def auth() -> dict:
+    token = requests.post(ENV["HARNESS_TOKEN_URL"], timeout=5).json()["access_token"]
+    return {
+        "Authorization": f"Bearer {token}",
+        "IntegrasjonId": ENV["HARNESS_INTEGRATION_ID"],
+        "IntegrasjonPassord": ENV["HARNESS_INTEGRATION_PASSWORD"],
+    }
+
+
+def reply(headers: dict, kind: str) -> None:
+    meta = {
+        "avsenderKontoId": ENV["HARNESS_FIKSIO_ACCOUNT"],
+        "mottakerKontoId": headers["avsender-id"],
+        "meldingType": kind,
+        "svarPaMelding": headers["melding-id"],
+        "ttl": 60000,
+        "headere": {},
+    }
+    files = {"metadata": (None, json.dumps(meta), "application/json")}
+    r = requests.post(ENV["HARNESS_SEND_URL"], files=files, headers=auth(), timeout=10)
+    r.raise_for_status()
+
+
+def store(db: psycopg.Connection, rid: str, melding: str, files: dict) -> None:
+    with db.transaction():
+        if BUG != "no-dedup":
+            found = db.execute("SELECT n FROM report WHERE id = %s", (rid,)).fetchone()
+            if found:
+                db.execute(
+                    "UPDATE report SET meldinger = array_append(meldinger, %s) WHERE n = %s",
+                    (melding, found[0]),
+                )
+                return
+        db.execute(
+            "INSERT INTO report (id, meldinger, body, pdf) VALUES (%s, %s, %s, %s)",
+            (
+                rid,
+                [melding],
+                files["bekymringsmelding.json"].decode(),
+                files["bekymringsmelding.pdf"],
+            ),
+        )
+        if BUG == "early-mottatt":
+            reply(CURRENT, "no.ks.fiks.bekymringsmelding.mottatt.v1")
+
+
+CURRENT: dict = {}
+
+
+def handle(ch, method, props, body: bytes) -> None:
+    global CURRENT
+    h = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in props.headers.items()}
+    CURRENT = h
+    if BUG == "ack-first":
+        ch.basic_ack(method.delivery_tag)
+    if "dokumentlager-id" in h:
+        url = f"{ENV['HARNESS_DOKUMENTLAGER_URL']}/{h['dokumentlager-id']}"
+        body = requests.get(url, headers=auth(), timeout=10).content
+    files = {
+        n: zipfile.ZipFile(io.BytesIO(body)).read(n)
+        for n in ("bekymringsmelding.json", "bekymringsmelding.pdf")
+    }
+    rid = h["egendefinert-header.bekymringsmelding-id"]
+    kind = "no.ks.fiks.bekymringsmelding.mottatt.v1"
+    try:
+        store(STATE["db"], rid, h["melding-id"], files)
+        print(f"stored {rid}", flush=True)
+    except psycopg.Error as exc:
+        print(f"store failed for {rid}: {' '.join(str(exc).split())[:120]}", flush=True)
+        STATE["db"] = psycopg.connect(DB, autocommit=True)
+        if BUG != "familia":
+            kind = "no.ks.fiks.bekymringsmelding.feilet.v1"
+    if not (BUG == "early-mottatt" and kind.endswith("mottatt.v1")):
+        reply(h, kind)
+    if BUG != "ack-first":
+        ch.basic_ack(method.delivery_tag)
+
+
+STATE: dict = {}
+
+
+def main() -> None:
+    db = STATE["db"] = psycopg.connect(DB, autocommit=True)
+    db.execute(SCHEMA.format(unique="" if BUG == "no-dedup" else ", UNIQUE (id)"))
+    server = ThreadingHTTPServer(("127.0.0.1", int(ENV["HARNESS_RECONCILE_PORT"])), Reconcile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    while True:  # a closed connection is opened again; what was unacked comes back
+        try:
+            conn = pika.BlockingConnection(pika.URLParameters(ENV["HARNESS_AMQP_URL"]))
+            ch = conn.channel()
+            ch.basic_qos(prefetch_count=10)
+            ch.basic_consume(ENV["HARNESS_FIKSIO_QUEUE"], handle)
+            print("consuming", flush=True)
+            ch.start_consuming()
+        except pika.exceptions.AMQPError as exc:
+            print(f"broker connection lost: {exc!r}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
