@@ -105,6 +105,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a broker for the live suite (default: a private RabbitMQ node)",
     )
     group.addoption(
+        "--harness-live-plan",
+        metavar="FILE",
+        default=None,
+        help="a live plan as JSON instead of the default checklist (docs/live.md)",
+    )
+    group.addoption(
         "--harness-postgres-url",
         metavar="URL",
         default=None,
@@ -276,7 +282,7 @@ class LiveItem(pytest.Item):
 
     def runtest(self) -> None:
         from harness.errors import UsageError
-        from harness.live.cli import reconcile_form
+        from harness.live.cli import read_plan, reconcile_form
         from harness.live.postgres import DEFAULT_ADMIN_URL
         from harness.live.run import LiveConfig, run_service
         from harness.report.json_report import write_report
@@ -292,6 +298,7 @@ class LiveItem(pytest.Item):
                 amqp_url=opt.harness_amqp_url,
                 postgres_url=opt.harness_postgres_url or DEFAULT_ADMIN_URL,
                 seed=settings["seed"] or 0,
+                plan=read_plan(Path(opt.harness_live_plan)) if opt.harness_live_plan else None,
             )
             outcome = run_service(config, report)
         except UsageError as exc:

@@ -34,11 +34,17 @@ FAST = LiveTiming(resend_after=2.0, deadline=6.0, settle=0.2)
 
 
 def live(
-    endpoint: Endpoint, tmp_path: Path, bug: str = "", plan: LivePlan | None = None
+    endpoint: Endpoint,
+    tmp_path: Path,
+    bug: str = "",
+    plan: LivePlan | None = None,
+    reconcile: str = "http",
 ) -> tuple[LiveOutcome, str, str]:
     cmd, marker = tiny(bug)
+    if reconcile == "sql":
+        cmd += " --sql"
     run_id = secrets.token_hex(4)
-    config = LiveConfig(cmd, postgres_url=POSTGRES_URL, plan=plan, run_id=run_id)
+    config = LiveConfig(cmd, reconcile, postgres_url=POSTGRES_URL, plan=plan, run_id=run_id)
     outcome = run_service(config, tmp_path, endpoint)
     return outcome, marker, run_id
 
@@ -106,6 +112,16 @@ def test_each_bug_fails_its_clause(
     plan = LivePlan(0, 1, (fault,) if fault else (), FAST)
     outcome, marker, run_id = live(node, tmp_path, bug, plan)
     assert clause in outcome.check.failed
+    assert_clean(node, marker, run_id)
+
+
+def test_the_sql_view_is_read_like_the_api(node: Endpoint, tmp_path: Path) -> None:
+    plan = LivePlan(0, 2, (LiveFault("kill_at_reply", 1),), FAST)
+    outcome, marker, run_id = live(node, tmp_path, plan=plan, reconcile="sql")
+    assert outcome.check.failed == set() and outcome.info["reconciliation"] == "sql"
+    records = kinds(outcome.run.history.events, "harness", "record")
+    accepted = kinds(outcome.run.history.events, "portal", "accept")
+    assert sorted(e.data["digest"] for e in records) == sorted(e.data["digest"] for e in accepted)
     assert_clean(node, marker, run_id)
 
 
@@ -215,7 +231,11 @@ def _queues(node: Endpoint) -> list[str]:
 
 def test_pytest_runs_the_live_suite(node: Endpoint, pytester: pytest.Pytester) -> None:
     cmd, marker = tiny()
+    plan = LivePlan(0, 2, (LiveFault("kill_at_download", 1),), FAST)
+    (pytester.path / "plan.json").write_text(json.dumps(plan.to_json()))
     result = pytester.runpytest_subprocess(
+        "--harness-live-plan",
+        "plan.json",
         "--harness-service",
         cmd,
         "--harness-amqp-url",

@@ -34,7 +34,7 @@ class Service:
         command: str,
         env: Mapping[str, str],
         log: Path,
-        reconcile_url: str,
+        reconcile_url: str | None,
         on_line: Callable[[str], None] | None = None,
     ) -> None:
         self.command = command
@@ -91,7 +91,8 @@ class Service:
         """Until `GET /harness/v1/ready` answers 200 and the queue has a consumer.
         Returns the seconds it took; raises ServiceError saying what never happened."""
         began = time.monotonic()
-        ready = consuming = False
+        ready = self.reconcile_url is None  # SQL reconciliation: consuming is enough
+        consuming = False
         last = "no answer"
         while time.monotonic() - began < timeout:
             if not self.alive:
@@ -103,7 +104,7 @@ class Service:
                 )
             if not ready:
                 try:
-                    r = requests.get(self.reconcile_url + READY_PATH, timeout=1)
+                    r = requests.get(f"{self.reconcile_url}{READY_PATH}", timeout=1)
                     ready = r.status_code == 200
                     last = f"HTTP {r.status_code}"
                 except requests.RequestException as exc:

@@ -189,7 +189,7 @@ class LiveWorld:
             if self.spec.reconcile == "sql"
             else HttpReconciler(url or f"http://127.0.0.1:{port}")
         )
-        ready_url = url or f"http://127.0.0.1:{port}"
+        ready_url = None if self.spec.reconcile == "sql" else url or f"http://127.0.0.1:{port}"
         self.service = Service(
             self.spec.command, self._env(port), self.spec.log, ready_url, self._service_said
         )

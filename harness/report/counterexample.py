@@ -203,6 +203,13 @@ def check_file(raw: Mapping[str, Any]) -> str | None:
     problem = check_plan(raw["plan"])
     if problem:
         return problem
+    if raw.get("tier") == "live":  # a live run's target is a command (live/cli.py replays it)
+        live = raw.get("live")
+        if not isinstance(live, dict) or not isinstance(live.get("service"), str):
+            return "its live block names no service command"
+        if not isinstance(live.get("plan"), dict):
+            return "its live block has no plan"
+        return None
     if not isinstance(raw.get("target"), str) or ":" not in raw["target"]:
         return "it names no target (module:attr or path/to/file.py:attr)"
     options = raw.get("options") or {}

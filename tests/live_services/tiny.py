@@ -10,6 +10,7 @@ makes it one of the classic broken ones:
   no-ready      never answers /harness/v1/ready
   exit          exits at once
   bad-rows      serves rows that do not match the reconciliation schema
+`--sql` serves no HTTP at all: the harness reads the view harness_reports.
 """
 
 import hashlib
@@ -34,9 +35,14 @@ if BUG == "exit":
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS report (
   n serial PRIMARY KEY, id text NOT NULL, meldinger text[] NOT NULL, body jsonb NOT NULL,
-  pdf bytea, stored_at timestamptz NOT NULL DEFAULT now()
+  pdf bytea, json_sha256 text NOT NULL, stored_at timestamptz NOT NULL DEFAULT now()
   {unique}
 );
+CREATE OR REPLACE VIEW harness_reports AS
+  SELECT id AS bekymringsmelding_id, meldinger AS fiks_melding_ids, 'stored' AS state,
+         stored_at, json_sha256, encode(sha256(pdf), 'hex') AS pdf_sha256,
+         'SAK-' || n AS case_ref
+  FROM report;
 """
 
 
@@ -46,16 +52,15 @@ def canonical_sha(body: bytes) -> str:
 
 
 def row(r: tuple) -> dict:
-    n, rid, meldinger, body, pdf, at = r
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    rid, meldinger, state, at, json_sha, pdf_sha, case_ref = r
     out = {
         "bekymringsmelding_id": rid,
         "fiks_melding_ids": list(meldinger),
-        "state": "stored",
+        "state": state,
         "stored_at": at.isoformat(),
-        "json_sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "pdf_sha256": hashlib.sha256(pdf).hexdigest() if pdf is not None else None,
-        "case_ref": f"SAK-{n}",
+        "json_sha256": json_sha,
+        "pdf_sha256": pdf_sha,
+        "case_ref": case_ref,
     }
     if BUG == "bad-rows":
         del out["json_sha256"]
@@ -71,7 +76,7 @@ class Reconcile(BaseHTTPRequestHandler):
             status, out = (503 if BUG == "no-ready" else 200), {}
         else:
             with psycopg.connect(DB) as c:
-                rows = [row(r) for r in c.execute("SELECT * FROM report ORDER BY n")]
+                rows = [row(r) for r in c.execute("SELECT * FROM harness_reports")]
             if self.path.startswith("/harness/v1/reports/"):
                 mine = [r for r in rows if r["bekymringsmelding_id"] == self.path.split("/")[-1]]
                 status, out = (200, mine[0]) if mine else (404, {})
@@ -117,14 +122,11 @@ def store(db: psycopg.Connection, rid: str, melding: str, files: dict) -> None:
                     (melding, found[0]),
                 )
                 return
+        body = files["bekymringsmelding.json"]
         db.execute(
-            "INSERT INTO report (id, meldinger, body, pdf) VALUES (%s, %s, %s, %s)",
-            (
-                rid,
-                [melding],
-                files["bekymringsmelding.json"].decode(),
-                files["bekymringsmelding.pdf"],
-            ),
+            "INSERT INTO report (id, meldinger, body, pdf, json_sha256)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (rid, [melding], body.decode(), files["bekymringsmelding.pdf"], canonical_sha(body)),
         )
         if BUG == "early-mottatt":
             reply(CURRENT, "no.ks.fiks.bekymringsmelding.mottatt.v1")
@@ -168,8 +170,10 @@ STATE: dict = {}
 def main() -> None:
     db = STATE["db"] = psycopg.connect(DB, autocommit=True)
     db.execute(SCHEMA.format(unique="" if BUG == "no-dedup" else ", UNIQUE (id)"))
-    server = ThreadingHTTPServer(("127.0.0.1", int(ENV["HARNESS_RECONCILE_PORT"])), Reconcile)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if "--sql" not in sys.argv:
+        port = int(ENV["HARNESS_RECONCILE_PORT"])
+        server = ThreadingHTTPServer(("127.0.0.1", port), Reconcile)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     while True:  # a closed connection is opened again; what was unacked comes back
         try:
             conn = pika.BlockingConnection(pika.URLParameters(ENV["HARNESS_AMQP_URL"]))
