@@ -180,6 +180,7 @@ def test_cli_passes_and_fails_with_a_report_and_a_timeline(
     ("bug", "says"),
     [
         ("no-ready", "never answered GET /harness/v1/ready"),
+        ("no-consume", "never started consuming its queue"),
         ("exit", "the service exited at once"),
         ("bad-rows", "does not match contracts/schemas/reconciliation.json"),
     ],

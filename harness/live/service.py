@@ -95,13 +95,7 @@ class Service:
         consuming = False
         last = "no answer"
         while time.monotonic() - began < timeout:
-            if not self.alive:
-                code = self.process.returncode if self.process is not None else None
-                raise ServiceError(
-                    f"the service exited at once (exit status {code}; its output is in "
-                    f"{self.log}): check --service runs on its own with the "
-                    "HARNESS_* environment (docs/live.md)"
-                )
+            self._exited()
             if not ready:
                 try:
                     r = requests.get(f"{self.reconcile_url}{READY_PATH}", timeout=1)
@@ -114,6 +108,8 @@ class Service:
             if ready and consuming:
                 return time.monotonic() - began
             time.sleep(0.05)
+        time.sleep(0.2)
+        self._exited()  # a slow start that ended in an exit says so, not "never ready"
         if not ready:
             raise ServiceError(
                 f"the service never answered GET {READY_PATH} with 200 within {timeout:.0f} s "
@@ -124,6 +120,15 @@ class Service:
             f"the service never started consuming its queue within {timeout:.0f} s: "
             "consume HARNESS_FIKSIO_QUEUE at HARNESS_AMQP_URL with manual acks (docs/live.md)"
         )
+
+    def _exited(self) -> None:
+        if not self.alive:
+            code = self.process.returncode if self.process is not None else None
+            raise ServiceError(
+                f"the service exited at once (exit status {code}; its output is in "
+                f"{self.log}): check --service runs on its own with the HARNESS_* "
+                "environment (docs/live.md)"
+            )
 
     def kill(self) -> None:
         """SIGKILL the whole process group and wait for it."""

@@ -8,10 +8,16 @@ makes it one of the classic broken ones:
   early-mottatt replies `mottatt` before it commits
   ack-first     acks the message before it has stored it
   no-ready      never answers /harness/v1/ready
+  no-consume    answers it, but never consumes its queue
   exit          exits at once
   bad-rows      serves rows that do not match the reconciliation schema
 `--sql` serves no HTTP at all: the harness reads the view harness_reports.
 """
+
+import sys
+
+if "exit" in sys.argv[1:]:  # before the imports: a service that dies at once
+    sys.exit(3)
 
 import hashlib
 import io
@@ -29,8 +35,6 @@ import requests
 BUG = sys.argv[sys.argv.index("--bug") + 1] if "--bug" in sys.argv else ""
 ENV = os.environ
 DB = ENV["HARNESS_DATABASE_URL"]
-if BUG == "exit":
-    sys.exit(3)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS report (
@@ -174,6 +178,8 @@ def main() -> None:
         port = int(ENV["HARNESS_RECONCILE_PORT"])
         server = ThreadingHTTPServer(("127.0.0.1", port), Reconcile)
         threading.Thread(target=server.serve_forever, daemon=True).start()
+    if BUG == "no-consume":
+        threading.Event().wait()
     while True:  # a closed connection is opened again; what was unacked comes back
         try:
             conn = pika.BlockingConnection(pika.URLParameters(ENV["HARNESS_AMQP_URL"]))
