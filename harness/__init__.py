@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         IncomingMessage,
         ReplyChannel,
         StoredRecord,
+        Timer,
     )
     from harness.core.faults import CATALOGUE, Fault
     from harness.core.plan import Plan, Window
@@ -75,6 +76,7 @@ _HOME: dict[str, str] = {
     "StorageTimeout": "harness.sim.storage",
     "StoredRecord": "harness.components.protocols",
     "TIDSAVBRUDD": "harness.components.protocols",
+    "Timer": "harness.components.protocols",
     "Violation": "harness.checker.clauses",
     "Window": "harness.core.plan",
     "check": "harness.checker.clauses",
@@ -113,6 +115,7 @@ __all__ = [
     "StorageError",
     "StorageTimeout",
     "StoredRecord",
+    "Timer",
     "Violation",
     "Window",
     "__version__",

@@ -139,7 +139,7 @@ RAISING_ADAPTER = """
 """
 
 HANGING_ADAPTER = """
-    import time
+    import threading
 
     from harness import CaseSystemEnv, IncomingMessage, ReplyChannel, StoredRecord
 
@@ -149,8 +149,8 @@ HANGING_ADAPTER = """
             self.env = env
 
         def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
-            while True:  # a blocking call that never returns
-                time.sleep(0.5)
+            # A blocking call that never returns (time.sleep would pass in virtual time).
+            threading.Event().wait()
 
         def records(self) -> list[StoredRecord]:
             return []

@@ -491,13 +491,15 @@ def test_load_target_module_that_fails_to_import(tmp_path: Path) -> None:
 
 
 def test_a_hang_inside_the_durability_probe_is_a_hang_not_a_false_sor2() -> None:
-    import time as _time
+    import threading
 
     from harness.components.case_system import ReferenceCaseSystem
 
     class SlowFind(ReferenceCaseSystem):
         def find(self, report_id: str):  # type: ignore[no-untyped-def]
-            _time.sleep(2)  # the probe runs inside handle(), under handle's guard
+            # A blocking wait (time.sleep would pass in virtual time); the probe runs
+            # inside handle(), under handle's guard.
+            threading.Event().wait(2)
             return super().find(report_id)
 
     def factory(env: CaseSystemEnv) -> SlowFind:

@@ -78,6 +78,25 @@ def _epoch_clock() -> datetime:
     return EPOCH
 
 
+class Timer:
+    """A timer an adapter asked for with `env.call_later`; `cancel()` stops it firing."""
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def _no_timers(delay_ms: float, fn: Callable[[], object]) -> Timer:
+    """Outside a run (the factory's trial build, say) a timer never fires."""
+    timer = Timer()
+    timer.cancel()
+    return timer
+
+
 @dataclass(frozen=True)
 class HttpEndpoints:
     """Where an adapter that uses `requests` reaches the simulated world over HTTP.
@@ -95,13 +114,25 @@ class HttpEndpoints:
 @dataclass(frozen=True)
 class CaseSystemEnv:
     """What the harness hands a factory: faultable storage, the target's options,
-    the case system's own clock (virtual local time; a fault may skew it), and the
-    URLs of the simulated HTTP APIs, for adapters that reply and download over HTTP."""
+    the case system's own clock (virtual local time; a fault may skew it), the
+    URLs of the simulated HTTP APIs, for adapters that reply and download over HTTP,
+    and timers for deferred work.
+
+    `call_later(delay_ms, fn)` runs `fn()` once, `delay_ms` virtual milliseconds
+    later, in the same incarnation (a flush of a write-behind buffer, a job that
+    works an inbox table, an outbox relay, a batch flushed on idle); it returns a
+    `Timer` whose `cancel()` stops it. For periodic work, arm the next timer from
+    `fn`. The work runs like `handle`: under the hang guard, in virtual time, with
+    every crash point and storage fault; what it raises is a crash. A timer of an
+    incarnation that crashed, or of an instance the harness built only to read your
+    records, never fires: a dead process runs nothing.
+    """
 
     storage: Storage
     options: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], datetime] = _epoch_clock
     http: HttpEndpoints = field(default_factory=HttpEndpoints)
+    call_later: Callable[[float, Callable[[], object]], Timer] = _no_timers
 
 
 CaseSystemFactory = Callable[[CaseSystemEnv], CaseSystem]
@@ -140,5 +171,6 @@ __all__ = [
     "IncomingMessage",
     "ReplyChannel",
     "StoredRecord",
+    "Timer",
     "find_records",
 ]

@@ -4,10 +4,17 @@ Consumers ack, nack (dead letter) or nack with requeue. Unacked deliveries come
 back; after `max_deliveries` failed deliveries a message is dead-lettered and
 the sender gets `serverfeil`; a message still queued at its TTL expires and the
 sender gets `tidsavbrudd`. Replies are routed back to the sender by `svar-til`.
+
+The consumer holds at most `timing.prefetch` unacked deliveries at once (AMQP's
+basic.qos; Fiks IO's clients ask for 10): the window. A message that arrives
+while the window is full waits in the queue, in order, until an ack, a nack, a
+requeue or an ack timeout frees a place. When the consumer's process dies, its
+channel closes and every delivery it held unacked comes back, as a broker does.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -91,6 +98,9 @@ class Transport:
         self.documents = documents  # where payloads sent by reference are kept
         self._consumer: Consumer | None = None
         self._sender: ReceiptSink | None = None
+        self._unacked: dict[str, _Queued] = {}  # the window: INFLIGHT by melding-id, in order
+        self._waiting: deque[_Queued] = deque()  # arrived while the window was full
+        self._pump_due = False
 
     def connect(self, consumer: Consumer, sender_receipts: ReceiptSink) -> None:
         self._consumer = consumer
@@ -139,8 +149,39 @@ class Transport:
         assert sink is not None
         self._sim.loop.call_later(self._sim.timing.latency, lambda: sink(meldingstype, headers))
 
+    # -- the window -------------------------------------------------------
+    def _set(self, item: _Queued, state: _State) -> None:
+        """Every change of a message's state passes here, so the window stays exact."""
+        was_unacked = item.state is _State.INFLIGHT
+        item.state = state
+        if state is _State.INFLIGHT:
+            self._unacked[item.message.melding_id] = item
+        elif was_unacked:
+            del self._unacked[item.message.melding_id]
+            if self._waiting and not self._pump_due:  # a place is free: the next one comes
+                self._pump_due = True
+                self._sim.loop.call_later(self._sim.timing.latency, self._pump)
+
+    def _full(self) -> bool:
+        prefetch = self._sim.timing.prefetch
+        return prefetch > 0 and len(self._unacked) >= prefetch
+
+    def _pump(self) -> None:
+        self._pump_due = False
+        while self._waiting and not self._full():
+            item = self._waiting.popleft()
+            if item.state is _State.QUEUED:
+                self._deliver(item, waited=True)
+
+    def consumer_lost(self, why: str = "consumer crashed") -> None:
+        """The consumer's channel closed (its process died): every delivery it held
+        unacked is requeued, as a broker does when a channel closes."""
+        for item in list(self._unacked.values()):
+            if item.state is _State.INFLIGHT:
+                self._failed(item, self._sim.timing.restart_delay, why)
+
     # -- the consumer side ------------------------------------------------
-    def _deliver(self, item: _Queued, duplicate: bool = False) -> None:
+    def _deliver(self, item: _Queued, duplicate: bool = False, waited: bool = False) -> None:
         sim = self._sim
         if item.state in (_State.DEAD, _State.EXPIRED):
             return
@@ -150,12 +191,15 @@ class Transport:
             if sim.loop.now >= item.expires_at:
                 self._expire(item)
                 return
+            if self._full() or (self._waiting and not waited):
+                self._waiting.append(item)  # the window is full: it waits its turn
+                return
             if sim.injector.hit("transport.message.dead_letter"):
                 sim.record(TRANSPORT, "fault", item.report, fault="transport.message.dead_letter")
                 self._dead_letter(item)
                 return
             item.deliveries += 1
-            item.state = _State.INFLIGHT
+            self._set(item, _State.INFLIGHT)
         item.tag += 1
         tag = item.tag
         if not item.malformed and sim.injector.hit("transport.deliver.corrupt"):
@@ -193,9 +237,10 @@ class Transport:
         if crashed:
             if item.state is _State.INFLIGHT:  # the channel closed with it unacked
                 self._failed(item, sim.timing.restart_delay, "consumer crashed")
+            self.consumer_lost()  # and with every other delivery it held
         elif not duplicate and sim.injector.hit("transport.deliver.redeliver"):
             sim.record(TRANSPORT, "fault", item.report, fault="transport.deliver.redeliver")
-            item.state = _State.INFLIGHT  # a reset channel voids the ack
+            self._set(item, _State.INFLIGHT)  # a reset channel voids the ack
             self._failed(item, sim.timing.redelivery_delay, "channel reset")
         elif item.state is _State.INFLIGHT:
             sim.loop.call_later(sim.timing.ack_timeout, lambda: self._ack_timeout(item, tag))
@@ -217,7 +262,7 @@ class Transport:
             if sim.injector.hit("transport.ack.lost"):
                 sim.record(TRANSPORT, "fault", item.report, fault="transport.ack.lost")
                 return
-            item.state = _State.ACKED
+            self._set(item, _State.ACKED)
             sim.record(TRANSPORT, "acked", item.report, melding_id=item.message.melding_id)
         elif how == "nack":
             sim.record(TRANSPORT, "nacked", item.report, melding_id=item.message.melding_id)
@@ -235,14 +280,14 @@ class Transport:
         if item.deliveries >= self._sim.timing.max_deliveries:
             self._dead_letter(item)
             return
-        item.state = _State.QUEUED
+        self._set(item, _State.QUEUED)
         self._sim.record(
             TRANSPORT, "requeue", item.report, melding_id=item.message.melding_id, why=why
         )
         self._sim.loop.call_later(delay, lambda: self._deliver(item))
 
     def _dead_letter(self, item: _Queued) -> None:
-        item.state = _State.DEAD
+        self._set(item, _State.DEAD)
         self._sim.record(
             TRANSPORT,
             "dead_letter",
@@ -254,7 +299,7 @@ class Transport:
 
     def _expire(self, item: _Queued) -> None:
         if item.state is _State.QUEUED:
-            item.state = _State.EXPIRED
+            self._set(item, _State.EXPIRED)
             self._sim.record(TRANSPORT, "expire", item.report, melding_id=item.message.melding_id)
             self._notify_sender(item, TIDSAVBRUDD)
 

@@ -28,6 +28,7 @@ class Timing:
     print_delay: int = 1 * HOUR
     storage_timeout: int = 30 * SECOND
     max_deliveries: int = 3  # failed deliveries before the dead-letter queue
+    prefetch: int = 10  # unacked deliveries a consumer holds at once (Fiks IO: 10; 0: no limit)
 
     @property
     def resolution_bound(self) -> int:

@@ -9,8 +9,10 @@ in the history, never an error of the harness.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -24,6 +26,7 @@ from harness.components.protocols import (
     IncomingMessage,
     ReplyChannel,
     StoredRecord,
+    Timer,
     find_records,
 )
 from harness.core.digest import content_digest
@@ -34,6 +37,7 @@ from harness.sim.fresh_modules import FreshFactory, ModuleCopy
 from harness.sim.guard import AdapterHung, guarded
 from harness.sim.storage import SimulatedCrash
 from harness.sim.storage_faults import StorageFaults
+from harness.sim.virtual_time import VirtualTime
 
 T = TypeVar("T")
 CHANNELS_KEPT = 4096  # messages a reply over HTTP may answer: the latest delivered
@@ -46,6 +50,12 @@ def describe(exc: BaseException) -> str:
         text = "<the exception could not be printed>"
     text = " ".join(f"{type(exc).__name__}: {text}".split())  # always one line
     return text[:300]
+
+
+def _name_of(fn: object) -> str:
+    """A short name for a timer's work on the timeline."""
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    return str(name).replace(".<locals>", "")[:80]
 
 
 def checked(rec: object) -> str:
@@ -67,11 +77,16 @@ class _SlotChannel:
         self._inner = inner
         self.report = report
         self._answered = False  # whether this delivery got any reply
+        self._incarnation = slot.incarnation  # a channel dies with the process it was given to
+
+    @property
+    def _gone(self) -> bool:
+        return self._slot.dead or self._incarnation != self._slot.incarnation
 
     def reply(self, meldingstype: str, body: bytes | None = None, *, via: str = "") -> None:
         """Also the send API's door (http_world.py): `via="http"` marks such replies."""
         slot = self._slot
-        if slot.dead:
+        if self._gone:
             return  # a dead process sends nothing
         self._answered = True
         data: dict[str, object] = {"meldingstype": meldingstype}
@@ -84,7 +99,7 @@ class _SlotChannel:
         slot.maybe_crash("case_system.crash.after_reply", self.report)
 
     def _settle(self, how: str, forward: Callable[[], None]) -> None:
-        if self._slot.dead:
+        if self._gone:
             return
         data: dict[str, object] = {}
         if how == "ack" and not self._answered and self.report:
@@ -116,14 +131,39 @@ class CaseSystemSlot:
         self.probing = False
         self.skew = 0  # ms the current incarnation's clock is off by
         self.dead = False
+        self.incarnation = 0  # counts the instances started; timers and channels carry theirs
         self.hung: str | None = None  # set when the guard had to stop a call
         self._channels: dict[str, _SlotChannel] = {}  # by melding-id: the latest delivery's
         env.storage.hooks = StorageFaults(self)
         self._env = CaseSystemEnv(env.storage, env.options, self.clock, env.http)
+        self.time = VirtualTime(sim.loop, self._slept)
+        self.on_lost: Callable[[], None] = lambda: None  # the process died outside a delivery
 
     # -- running the adapter ----------------------------------------------
     def _call(self, fn: Callable[[], T]) -> T:
-        return guarded(fn, self._guard)
+        """Every call into adapter code: under the hang guard, in virtual time (the
+        probe's fresh instance on the run's clock, an incarnation on its own)."""
+        outer = self.time.enter(0 if self.probing else self.skew)
+        try:
+            return guarded(fn, self._guard)
+        finally:
+            self.time.leave(outer)
+
+    def _slept(self, ms: int, count: int) -> None:
+        if count == 1:
+            self.sim.record(CASE_SYSTEM, "sleep", self.report, ms=ms)
+        else:  # the sleeps of a long retry loop past the first few, summed
+            self.sim.record(CASE_SYSTEM, "sleep", self.report, ms=ms, sleeps=count)
+
+    def _failed_call(self, report: str | None, exc: BaseException) -> None:
+        """What the adapter's exception means: a crash, or a hang that ends the run."""
+        if isinstance(exc, AdapterHung):
+            self.hung = describe(exc)
+            self._crash(report, "hung", describe(exc))
+            self.sim.record(HARNESS, "aborted", None, reason=self.hung)
+            self.sim.loop.stop()  # one hang is enough: waiting out every redelivery takes minutes
+        elif not isinstance(exc, SimulatedCrash):  # a SimulatedCrash was recorded where raised
+            self._crash(report, "raised", describe(exc))
 
     def deliver(self, message: IncomingMessage, channel: ReplyChannel) -> bool:
         """Hand one delivery to the adapter. Returns True when the component crashed."""
@@ -133,7 +173,9 @@ class CaseSystemSlot:
         try:
             if self._instance is None:
                 self.skew = -2 * HOUR if self.sim.injector.hit("case_system.clock.skew") else 0
-                self._instance, self._modules = self._build(self._env)
+                self.incarnation += 1
+                env = replace(self._env, call_later=self._timers(self.incarnation))
+                self._instance, self._modules = self._build(env)
                 self.sim.record(CASE_SYSTEM, "start", report)
             self.maybe_crash("case_system.crash.before_store", report)
             instance = self._instance
@@ -146,20 +188,48 @@ class CaseSystemSlot:
                 redelivered=message.redelivered,
             )
             self._call(lambda: instance.handle(message, wrapped))
-        except SimulatedCrash:
-            pass  # recorded where it was raised
-        except AdapterHung as exc:
-            self.hung = describe(exc)
-            self._crash(report, "hung", describe(exc))
         except KeyboardInterrupt:
             raise  # the person at the keyboard, not the adapter
         except BaseException as exc:  # SystemExit too: an adapter cannot end the harness
-            self._crash(report, "raised", describe(exc))
+            self._failed_call(report, exc)
         finally:
             self.report = None
         if self.dead:
             self.forget_instance()
         return self.dead
+
+    # -- deferred work: timers the adapter asked for (env.call_later) ------------
+    def _timers(self, incarnation: int) -> Callable[[float, Callable[[], object]], Timer]:
+        """`env.call_later` for one incarnation: its timers die with it."""
+
+        def call_later(delay_ms: float, fn: Callable[[], object]) -> Timer:
+            if not callable(fn):
+                raise TypeError(f"call_later needs a callable, not a {type(fn).__name__}")
+            timer = Timer()
+            if delay_ms != delay_ms or delay_ms < 0:  # NaN, or negative
+                raise ValueError(f"call_later needs a delay in ms >= 0, not {delay_ms!r}")
+            delay = math.ceil(delay_ms)
+            self.sim.loop.call_later(delay, lambda: self._fire(incarnation, timer, fn))
+            return timer
+
+        return call_later
+
+    def _fire(self, incarnation: int, timer: Timer, fn: Callable[[], object]) -> None:
+        """A timer is due: run its work in the incarnation that asked, if it still lives."""
+        if timer.cancelled or self.dead or incarnation != self.incarnation:
+            return  # a dead process's timers never fire
+        if self._instance is None:
+            return
+        self.sim.record(CASE_SYSTEM, "timer", None, name=_name_of(fn))
+        try:
+            self._call(fn)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            self._failed_call(None, exc)
+        if self.dead:  # crash points apply inside deferred work too
+            self.forget_instance()
+            self.on_lost()  # its channel closed: the transport takes back what it held
 
     def _build(self, env: CaseSystemEnv) -> tuple[CaseSystem, ModuleCopy | None]:
         """A new instance from the factory. A target loaded by spec runs in a fresh copy
@@ -188,7 +258,12 @@ class CaseSystemSlot:
         return self._channels.get(melding_id)
 
     def clock(self) -> datetime:
+        """The running incarnation's clock (virtual local time, skewed by a fault)."""
         return EPOCH + timedelta(milliseconds=self.sim.loop.now + self.skew)
+
+    def run_clock(self) -> datetime:
+        """The run's own clock, for the instances the harness builds to read records."""
+        return EPOCH + timedelta(milliseconds=self.sim.loop.now)
 
     def _crash(self, report: str | None, cause: str, detail: str) -> None:
         if not self.dead:
@@ -215,7 +290,9 @@ class CaseSystemSlot:
         storage = self._env.storage.view()
         copy = None
         try:
-            env = CaseSystemEnv(storage, self._env.options, http=self._env.http)
+            # The run's clock, not a frozen one; timers of an instance that only reads
+            # are never run (it is dropped right after the read).
+            env = CaseSystemEnv(storage, self._env.options, self.run_clock, self._env.http)
             fresh, copy = self._build(env)
             yield fresh
         finally:
@@ -245,6 +322,7 @@ class CaseSystemSlot:
         """The adapter's process ends (a crash, or the run is over): its uncommitted work
         and its modules go with it."""
         self._instance = None
+        self.incarnation += 1  # its timers and channels are void from now on
         if self._modules is not None:
             self._modules.uninstall()
             self._modules = None

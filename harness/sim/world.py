@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from harness.components.portal import Portal
-from harness.components.protocols import CaseSystemEnv, CaseSystemFactory, IncomingMessage
-from harness.components.transport import DeliveryChannel, Transport
+from harness.components.protocols import CaseSystemEnv, CaseSystemFactory
+from harness.components.transport import Transport
 from harness.core.collector import paused_collector
 from harness.core.faults import Injector
 from harness.core.history import HARNESS, HTTP, Event, History
@@ -70,14 +70,8 @@ def simulate(
         slot = CaseSystemSlot(sim, factory, env, guard_seconds)
         http = HttpWorld(sim, slot, documents, env.http)
 
-        def consume(message: IncomingMessage, channel: DeliveryChannel) -> bool:
-            crashed = slot.deliver(message, channel)
-            if slot.hung:  # one hang is enough: waiting out every redelivery would take minutes
-                sim.record(HARNESS, "aborted", None, reason=slot.hung)
-                loop.stop()
-            return crashed
-
-        transport.connect(consume, portal.on_receipt)
+        transport.connect(slot.deliver, portal.on_receipt)
+        slot.on_lost = transport.consumer_lost
         settler = None
         if stream is None:
             for index, spec in enumerate(plan.reports):
@@ -88,9 +82,15 @@ def simulate(
             portal.on_closed = settler.closed
             _submit_in_turn(loop, portal, plan, 0)
         # Requests to the simulated APIs are answered in-process; the hang guard's
-        # handler stays in place for the whole run; a batch run, which keeps its
-        # history, pauses the garbage collector (engine/collector.py).
-        with http.serving(), guard_installed(), paused_collector(stream is None):
+        # handler stays in place for the whole run; adapter calls see virtual time
+        # (sim/virtual_time.py); a batch run, which keeps its history, pauses the
+        # garbage collector (core/collector.py).
+        with (
+            http.serving(),
+            guard_installed(),
+            slot.time.running(),
+            paused_collector(stream is None),
+        ):
             completed = loop.run(max_steps) and slot.hung is None
             sim.record(HARNESS, "end", None, completed=completed, steps=loop.steps)
             if settler is None:
