@@ -222,3 +222,31 @@ def test_a_dataclass_and_pickle_work_inside_a_copy(tmp_path: Path) -> None:
     assert not [e for e in run.history if e.kind == "crash" and e.data["cause"] != "fault"]
     result = check(run.history)
     assert not result.failed
+
+
+def test_a_module_that_cannot_run_twice_is_a_bad_target_that_says_why(tmp_path: Path) -> None:
+    """Module-level code that registers itself in a library's registry (a metrics
+    registry, say) fails when a restart runs it again: the target is refused at load."""
+    import builtins
+
+    from harness.errors import TargetError
+
+    (tmp_path / "registers.py").write_text(
+        textwrap.dedent(
+            """
+            import builtins
+            from harness import ReferenceCaseSystem
+            if getattr(builtins, "_harness_test_registry", None):
+                raise ValueError("Duplicated timeseries in CollectorRegistry")
+            builtins._harness_test_registry = True
+            def make_case_system(env):
+                return ReferenceCaseSystem(env)
+            """
+        ),
+        encoding="utf-8",
+    )
+    try:
+        with pytest.raises(TargetError, match="afresh raised ValueError: Duplicated timeseries"):
+            load_target(f"{tmp_path / 'registers.py'}:make_case_system")
+    finally:
+        del builtins._harness_test_registry  # type: ignore[attr-defined]

@@ -92,6 +92,10 @@ def _origin_in(spec: ModuleSpec, root: Path) -> bool:
     return True
 
 
+class FreshCopyError(Exception):
+    """The target's module raised when executed a second time, into a fresh copy."""
+
+
 def _put_back(name: str, module: ModuleType | None) -> None:
     if module is None:
         sys.modules.pop(name, None)
@@ -149,7 +153,17 @@ class ModuleFamily:
         """A new copy of the family, with the target module executed in it."""
         copy = ModuleCopy(self)
         with copy.installed():
-            copy.load(self.name)
+            try:
+                copy.load(self.name)
+            except Exception as exc:
+                source = self._sources[self.name]
+                shown = Path(source.attrs.get("__file__", self.name)).name if source else self.name
+                raise FreshCopyError(
+                    f"running {shown!r} afresh raised {type(exc).__name__}: {exc} "
+                    "(each incarnation runs your module's code again, as a restart does; "
+                    "module-level code that registers itself in a library, such as a "
+                    "metrics registry, must tolerate that)"
+                ) from exc
         return copy
 
 
