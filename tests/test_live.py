@@ -161,6 +161,9 @@ def test_cli_passes_and_fails_with_a_report_and_a_timeline(
     assert validate("report", data) == []
     assert data["tier"] == "live" and data["live"]["service"] == cmd
     assert data["live"]["broker"] == "private RabbitMQ node" and data["live"]["limits"]
+    html = (report / "report.html").read_text()
+    assert "A real service, judged from outside" in html and "cannot see inside it" in html
+    assert main(["verify", str(report / "report.json")]) == 0  # digest and files hold
     cx = json.loads(next(report.glob("counterexample-live-*.json")).read_text())
     assert cx["tier"] == "live" and LivePlan.from_json(cx["live"]["plan"]) == plan
     assert "service.log" in out.err and (report / "service.log").exists()
