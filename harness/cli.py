@@ -203,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
         "default checklist",
     )
     live.add_argument(
+        "--fiksio-crypto",
+        choices=("on", "off"),
+        default="off",
+        help="on: seal every report as Fiks IO does (ASiC-E signed, in CMS for the account's "
+        "key; the service gets the keys in HARNESS_FIKSIO_KEYS) and open every reply package, "
+        "as KS's clients need; off (default): plain zips (docs/fiksio-crypto.md)",
+    )
+    live.add_argument(
         "--ready-timeout",
         type=float,
         default=None,
@@ -276,6 +284,11 @@ def _run(args: argparse.Namespace) -> int:
                 "--examples and --workers belong to the simulated tier"
             )
         return run_command(args)
+    if args.fiksio_crypto == "on":
+        raise UsageError(
+            "--fiksio-crypto on seals the packages a real service receives: give it with "
+            "--service (the simulated tier's adapters get plain files)"
+        )
     from harness.suite.run import SuiteConfig
     from harness.suite.search import DEFAULT_EXAMPLES, FAMILIES
 

@@ -551,6 +551,45 @@ def test_sor6_fails_when_a_malformed_delivery_crashed_the_case_system(cause: str
     assert "crashed the case system" in result.violations[0].message
 
 
+def _refused_with(*reply_events: Event) -> list[Event]:
+    """A store fails; the case system replies `feilet` and the report goes to print."""
+    return [
+        *submitted(),
+        deliver(HOP),
+        handle(HOP),
+        storage_fault(HOP),
+        reply(HOP, FEILET),
+        *reply_events,
+        ack(HOP),
+        receipt(2 * HOP, FEILET),
+        state(2 * HOP, "AVVIST_FAGSYSTEM"),
+        *printed(2 * HOP, FEILET),
+        end(),
+    ]
+
+
+def test_sor6_fails_when_the_portal_cannot_read_the_feilet_it_got() -> None:
+    unreadable = ev(
+        HOP,
+        CASE_SYSTEM,
+        "reply_unreadable",
+        RID,
+        meldingstype=FEILET,
+        detail="the package is not signed",
+    )
+    result = check(_refused_with(unreadable))
+    assert outcome(result) is Outcome.FALLBACK  # the portal still printed it
+    assert result.failed == {"SOR-6"}
+    assert "could not read" in result.violations[0].message
+    assert "not signed" in result.violations[0].message
+
+
+def test_sor6_passes_for_the_same_feilet_when_it_could_be_read() -> None:
+    result = check(_refused_with())
+    assert outcome(result) is Outcome.FALLBACK
+    assert result.failed == set()
+
+
 def test_sor6_passes_when_a_malformed_delivery_was_refused_cleanly() -> None:
     result = check(_malformed(reply(HOP, FEILET), ack(HOP)))
     assert outcome(result) is Outcome.FALLBACK

@@ -181,7 +181,7 @@ def test_the_harness_opens_what_openssl_encrypts_and_signs_with_ks_parameters(
         "rsa_mgf1_md:sha256",
     )
     assert done.returncode == 0, done.stderr
-    opened = Service(pki).open((tmp_path / "pkg.der").read_bytes())
+    opened = Service.of(pki).open((tmp_path / "pkg.der").read_bytes())
     assert opened.files == FILES
     assert opened.signer == pki.portal.certificate
 
@@ -194,7 +194,7 @@ def flipped(data: bytes, at: int) -> bytes:
 
 def test_a_one_byte_change_anywhere_is_refused_by_the_harness(pki: KeySet) -> None:
     package = Portal(pki).seal_for_service(FILES)
-    service = Service(pki)
+    service = Service.of(pki)
     assert service.open(package).files == FILES
     # every byte of the first 560 (the structure, the key transport, the IV) and of the
     # last 200 (the last blocks, the central directory), and every 11th byte between
@@ -225,7 +225,7 @@ def test_a_one_byte_change_is_refused_by_an_openssl_receiver_too(
 def test_a_reply_for_the_wrong_key_or_unsigned_or_by_a_stranger_is_one_clear_line(
     pki: KeySet,
 ) -> None:
-    portal, service, stranger = Portal(pki), Service(pki), make_pki()
+    portal, service, stranger = Portal(pki), Service.of(pki), make_pki()
     feilet = {"feilmelding.json": b'{"feilmelding": "lagring feilet"}'}
     assert portal.open_reply(service.seal_reply(feilet)).files == feilet
     cases = {
@@ -354,3 +354,31 @@ def test_each_snippet_names_every_setting_the_fiks_io_notes_list(lang: str, tmp_
     assert missing == [], missing
     assert "18080" in text and "15671" in text and "Configuration only" in text
     assert snippet(lang, Endpoints()) != snippet(lang, Endpoints(api_port="1"))
+
+
+def test_a_service_gets_its_own_key_and_no_other_private_key() -> None:
+    from harness.live.crypto.mode import CryptoMode
+
+    mode = CryptoMode()
+    try:
+        names = sorted(p.name for p in mode.folder.iterdir())
+        assert [n for n in names if n.endswith("-key.pem")] == ["account-key.pem"]
+        assert "portal.p12" not in names and "ca-key.pem" not in names
+        assert stat.S_IMODE(mode.folder.stat().st_mode) == 0o700
+        sealed = mode.seal(FILES)
+        service = Service.from_folder(mode.folder)
+        assert service.open(sealed).files == FILES
+        assert mode.unreadable(service.seal_reply({"feilmelding.json": b"{}"})) is None
+        wrong = encrypt(
+            build({"feilmelding.json": b"{}"}, service.key, service.account), service.account
+        )
+        assert "not encrypted to this account's key" in (mode.unreadable(wrong) or "")
+    finally:
+        mode.close()
+    assert not mode.folder.exists()
+
+
+def test_crypto_mode_is_for_the_live_tier_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--fiksio-crypto", "on"]) == 2
+    err = capsys.readouterr().err
+    assert "--service" in err and len(err.strip().splitlines()) == 1

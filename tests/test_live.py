@@ -255,3 +255,39 @@ def test_pytest_runs_the_live_suite(node: Endpoint, pytester: pytest.Pytester) -
     data = json.loads((pytester.path / "harness-report" / "report.json").read_text())
     assert data["verdict"] == "pass" and data["tier"] == "live"
     assert processes_with(marker) == []
+
+
+def live_crypto(
+    endpoint: Endpoint, tmp_path: Path, bug: str, plan: LivePlan
+) -> tuple[LiveOutcome, str, str]:
+    cmd, marker = tiny(bug)
+    run_id = secrets.token_hex(4)
+    config = LiveConfig(cmd, postgres_url=POSTGRES_URL, plan=plan, run_id=run_id, crypto=True)
+    return run_service(config, tmp_path, endpoint), marker, run_id
+
+
+@pytest.mark.parametrize(
+    ("bug", "failed"),
+    [("", set()), ("familia", {"SOR-1", "SOR-2"}), ("feilet-wrong-key", {"SOR-6"})],
+)
+def test_crypto_mode_seals_every_report_and_opens_every_reply(
+    node: Endpoint, tmp_path: Path, bug: str, failed: set[str]
+) -> None:
+    # the second report meets storage that refuses writes: a correct service says feilet
+    # (for long enough that opening the package first cannot outlast the window)
+    plan = LivePlan(0, 2, (LiveFault("storage_down", 1, 4.0),), FAST)
+    outcome, marker, run_id = live_crypto(node, tmp_path, bug, plan)
+    assert outcome.check.failed == failed, outcome.check.violations
+    assert outcome.info["fiksio_crypto"] == "on"
+    log = (tmp_path / "service.log").read_text()
+    assert log.count("stored") >= 1  # it decrypted and stored what the harness sealed
+    unreadable = kinds(outcome.run.history.events, "case_system", "reply_unreadable")
+    if bug == "feilet-wrong-key":
+        message = next(v.message for v in outcome.check.violations if v.clause == "SOR-6")
+        assert "not encrypted to this account's key" in message and "\n" not in message
+        assert len(unreadable) == 1
+    else:
+        assert unreadable == []
+    if not bug:
+        assert outcome.check.counts["STORED"] == 1 and outcome.check.counts["FALLBACK"] == 1
+    assert_clean(node, marker, run_id)

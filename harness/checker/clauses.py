@@ -101,6 +101,8 @@ def _judge(r: ReportFacts, facts: Facts, bound: int) -> Iterator[tuple[str, int,
             yield "SOR-6", end, "a malformed message was stored", None
         if r.swallowed_malformed:
             yield "SOR-6", end, "a malformed message was taken without a `feilet` reply", None
+    for t, index, why in r.unreadable_replies:
+        yield "SOR-6", t, f"the portal could not read the case system's reply ({why})", index
     if accepted and r.terminal_at is None:
         why = f" ({facts.aborted})" if facts.aborted else ""
         yield "SOR-7", facts.end_at, f"not resolved when the run ended{why}", None
@@ -129,7 +131,7 @@ def _exercised(r: ReportFacts) -> set[str]:
         found.add("SOR-3")
     if r.sent_mottatt:
         found.add("SOR-2")
-    if r.rejected_reason is not None or r.malformed_delivered:
+    if r.rejected_reason is not None or r.malformed_delivered or r.unreadable_replies:
         found.add("SOR-6")
     return found
 

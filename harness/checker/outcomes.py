@@ -62,6 +62,8 @@ class ReportFacts:
     terminal_event: int | None = None
     sent_mottatt: bool = False
     records: list[str] = field(default_factory=list)  # digests of its durable records
+    # (t, event, why): a reply package the portal could not decrypt or verify (live tier)
+    unreadable_replies: list[tuple[int, int, str]] = field(default_factory=list)
     sends: int = 0
 
     def end_delivery(self) -> None:
@@ -200,6 +202,10 @@ def _storage_fault(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None
     r.store_trouble = True
 
 
+def _unreadable(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
+    r.unreadable_replies.append((t, i, f"{d.get('meldingstype')}: {d.get('detail')}"))
+
+
 def _record(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
     r.records.append(str(d.get("digest")))
 
@@ -216,6 +222,7 @@ _ON: dict[tuple[str, str], Callable[[ReportFacts, int, Mapping[str, Any], int], 
     (h.CASE_SYSTEM, "ack"): _ack,
     (h.CASE_SYSTEM, "reply"): _reply,
     (h.CASE_SYSTEM, "crash"): _crash,
+    (h.CASE_SYSTEM, "reply_unreadable"): _unreadable,
     (h.STORAGE, "fault"): _storage_fault,
     (h.HARNESS, "record"): _record,
 }

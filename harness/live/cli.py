@@ -49,6 +49,7 @@ def config_from(args: Any, plan: LivePlan | None = None) -> LiveConfig:
         seed=args.seed,
         plan=plan,
         ready_timeout=args.ready_timeout,
+        crypto=getattr(args, "fiksio_crypto", "off") == "on",
     )
 
 

@@ -53,6 +53,7 @@ class LiveConfig:
     seed: int = 0
     plan: LivePlan | None = None
     ready_timeout: float | None = None  # seconds the service may take to consume
+    crypto: bool = False  # --fiksio-crypto on: packages sealed as Fiks IO seals them
 
 
 @dataclass
@@ -101,7 +102,7 @@ def _run(
     plan = config.plan or default_plan(config.seed, management=endpoint.private)
     if config.ready_timeout is not None:
         plan = replace(plan, timing=replace(plan.timing, ready_timeout=config.ready_timeout))
-    spec = ServiceSpec(config.service, config.reconcile, log)
+    spec = ServiceSpec(config.service, config.reconcile, log, crypto=config.crypto)
     run = run_live(plan, spec, endpoint, config.postgres_url, config.run_id)
     result = check(run.history, plan.timing.resolution_bound)
     broker = "private RabbitMQ node" if endpoint.private else redact_url(endpoint.amqp_url)
@@ -111,6 +112,7 @@ def _run(
         "broker": broker,
         "reconciliation": run.reconcile_form,
         "mode": "sequential",
+        "fiksio_crypto": "on" if config.crypto else "off",
         "service_starts": run.service_starts,
         "service_log": LOG_NAME,
         "limits": list(LIMITS),

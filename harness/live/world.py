@@ -49,6 +49,7 @@ from harness.core.workload import make_submission
 from harness.live.amqp.broker import Endpoint
 from harness.live.amqp.fiksio import BrokerRun, Dead, Delivered, Listener, Publisher
 from harness.live.clock import WallLoop
+from harness.live.crypto.mode import CryptoMode
 from harness.live.http.server import Answer, FiksIoServer
 from harness.live.package import pack
 from harness.live.plan import NEEDS_MANAGEMENT, LivePlan
@@ -80,6 +81,7 @@ class ServiceSpec:
     command: str
     reconcile: str = "http"  # http | sql | an http://127.0.0.1:PORT URL
     log: Path = Path("service.log")
+    crypto: bool = False  # packages as Fiks IO seals them (ASiC-E in CMS), not plain zips
 
 
 @dataclass
@@ -138,6 +140,7 @@ class LiveWorld:
         self.portal: Portal | None = None
         self.fatal: Exception | None = None  # a broken service, found inside the loop
         self._killed = False  # killed by a fault, restart pending
+        self.crypto = CryptoMode() if service.crypto else None
 
     # -- setting up and tearing down ---------------------------------------
     def _env(self, reconcile_port: int) -> dict[str, str]:
@@ -156,6 +159,8 @@ class LiveWorld:
             HARNESS_RECONCILE_PORT=str(reconcile_port),
             HARNESS_RECONCILE_URL=f"http://127.0.0.1:{reconcile_port}",
         )
+        if self.crypto is not None:
+            env.update(self.crypto.env())
         return env
 
     def run(self) -> LiveResult:
@@ -238,6 +243,8 @@ class LiveWorld:
         steps += [self.broker.remove, self.db.drop]
         if self.server is not None:
             steps.append(self.server.stop)
+        if self.crypto is not None:
+            steps.append(self.crypto.close)
         for step in steps:
             with contextlib.suppress(Exception):
                 step()
@@ -321,7 +328,7 @@ class LiveWorld:
         index = self._index_of(report)
         attempt = sum(1 for s in self._sent.values() if s.report == report)
         melding_id = _uuid(f"{self.plan.seed}:{report}:{attempt}")
-        body = pack(files)
+        body = pack(files) if self.crypto is None else self.crypto.seal(files)
         amqp_headers = {
             MELDING_ID: melding_id,
             "type": meldingstype,
@@ -433,6 +440,11 @@ class LiveWorld:
         if kind == MOTTATT:
             reply["durable"] = self._probe(sent.report)
         self.ctx.record(CASE_SYSTEM, "reply", report, **reply)
+        problem = None if self.crypto is None or not data else self.crypto.unreadable(data)
+        if problem is not None:  # the portal cannot read what the service told it
+            self.ctx.record(
+                CASE_SYSTEM, "reply_unreadable", report, meldingstype=kind, detail=problem
+            )
         if sent.replies == 1 and self._fire("kill_at_reply", sent.index, report):
             self._kill(report, "live.kill_at_reply", sent)
             return None  # the service died before it heard back: the reply never counted

@@ -11,7 +11,10 @@ makes it one of the classic broken ones:
   no-consume    answers it, but never consumes its queue
   exit          exits at once
   bad-rows      serves rows that do not match the reconciliation schema
+  feilet-wrong-key  (crypto mode) encrypts its `feilet` to its own key, not the portal's
 `--sql` serves no HTTP at all: the harness reads the view harness_reports.
+With HARNESS_FIKSIO_CRYPTO=on it opens each package with the account's key from
+HARNESS_FIKSIO_KEYS and seals its `feilet` replies for the portal.
 """
 
 import sys
@@ -34,6 +37,14 @@ import requests
 
 BUG = sys.argv[sys.argv.index("--bug") + 1] if "--bug" in sys.argv else ""
 ENV = os.environ
+CRYPTO = ENV.get("HARNESS_FIKSIO_CRYPTO") == "on"
+if CRYPTO:
+    from pathlib import Path
+
+    from harness.live.crypto.asice import seal
+    from harness.live.crypto.roles import Service
+
+    KEYS = Service.from_folder(Path(ENV["HARNESS_FIKSIO_KEYS"]))
 DB = ENV["HARNESS_DATABASE_URL"]
 
 SCHEMA = """
@@ -112,6 +123,14 @@ def reply(headers: dict, kind: str) -> None:
         "headere": {},
     }
     files = {"metadata": (None, json.dumps(meta), "application/json")}
+    if CRYPTO and kind.endswith("feilet.v1"):
+        reason = {"feilmelding.json": json.dumps({"feilmelding": "lagring feilet"}).encode()}
+        to = KEYS.account if BUG == "feilet-wrong-key" else KEYS.portal
+        files["data"] = (
+            "feilet.asice",
+            seal(reason, KEYS.key, KEYS.account, to),
+            "application/octet-stream",
+        )
     r = requests.post(ENV["HARNESS_SEND_URL"], files=files, headers=auth(), timeout=10)
     r.raise_for_status()
 
@@ -148,8 +167,9 @@ def handle(ch, method, props, body: bytes) -> None:
     if "dokumentlager-id" in h:
         url = f"{ENV['HARNESS_DOKUMENTLAGER_URL']}/{h['dokumentlager-id']}"
         body = requests.get(url, headers=auth(), timeout=10).content
+    opened = KEYS.open(body).files if CRYPTO else None
     files = {
-        n: zipfile.ZipFile(io.BytesIO(body)).read(n)
+        n: opened[n] if opened is not None else zipfile.ZipFile(io.BytesIO(body)).read(n)
         for n in ("bekymringsmelding.json", "bekymringsmelding.pdf")
     }
     rid = h["egendefinert-header.bekymringsmelding-id"]

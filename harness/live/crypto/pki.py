@@ -79,6 +79,21 @@ class KeySet:
         written.append(readme)
         return written
 
+    def write_for_service(self, directory: Path) -> list[Path]:
+        """What a service holds, and no more: its account's key and keystore, and the
+        certificates (portal, CA, broker). No private key of the portal or the CA."""
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for ident in (self.ca, self.broker, self.account, self.portal):
+            cert = directory / f"{ident.name}.pem"
+            cert.write_bytes(ident.cert_pem())
+            written.append(cert)
+        key = directory / "account-key.pem"
+        _write_private(key, self.account.key_pem())
+        bundle = directory / "account.p12"
+        _write_private(bundle, self.pkcs12(self.account))
+        return [*written, key, bundle]
+
     def pkcs12(self, ident: Identity) -> bytes:
         """The identity as a PKCS#12 keystore (Java reads these natively; .NET too)."""
         return pkcs12.serialize_key_and_certificates(

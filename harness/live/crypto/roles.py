@@ -9,6 +9,11 @@ test CA, and each end checks that the other signed what it opened.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.live.crypto.asice import Opened, open_package, seal
 from harness.live.crypto.pki import KeySet
@@ -29,14 +34,38 @@ class Portal:
 
 
 class Service:
-    def __init__(self, pki: KeySet) -> None:
-        self.pki = pki
+    """The service's end: its account's key, the account's and the portal's certificates."""
+
+    def __init__(
+        self,
+        key: rsa.RSAPrivateKey,
+        account: x509.Certificate,
+        portal: x509.Certificate,
+    ) -> None:
+        self.key, self.account, self.portal = key, account, portal
+
+    @classmethod
+    def of(cls, pki: KeySet) -> Service:
+        return cls(pki.account.key, pki.account.certificate, pki.portal.certificate)
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> Service:
+        """The keys a run hands a service (HARNESS_FIKSIO_KEYS)."""
+        key = serialization.load_pem_private_key(
+            (folder / "account-key.pem").read_bytes(), password=None
+        )
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{folder}/account-key.pem is not an RSA key")
+        load = x509.load_pem_x509_certificate
+        return cls(
+            key,
+            load((folder / "account.pem").read_bytes()),
+            load((folder / "portal.pem").read_bytes()),
+        )
 
     def open(self, data: bytes) -> Opened:
         """A report from the portal: encrypted to the account, signed by the portal."""
-        p = self.pki
-        return open_package(data, p.account.key, p.account.certificate, [p.portal.certificate])
+        return open_package(data, self.key, self.account, [self.portal])
 
     def seal_reply(self, files: Mapping[str, bytes]) -> bytes:
-        p = self.pki
-        return seal(files, p.account.key, p.account.certificate, p.portal.certificate)
+        return seal(files, self.key, self.account, self.portal)
