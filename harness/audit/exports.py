@@ -97,24 +97,25 @@ _MS = timedelta(milliseconds=1)
 _offsets: dict[str, int] = {}  # "YYYY-MM-DDTHH" of Oslo local time -> its UTC offset in ms
 
 
-def _oslo_offset(moment: datetime) -> int:
-    """The UTC offset of an Oslo local hour, computed once per hour seen: offsets
-    change only on the hour, so a million timestamps need a few thousand look-ups."""
-    key = moment.strftime("%Y-%m-%dT%H")
-    known = _offsets.get(key)
+def _oslo_offset(hour: str, moment: datetime) -> int:
+    """The UTC offset of an Oslo local hour ("YYYY-MM-DDTHH"), computed once per hour
+    seen: offsets change only on the hour, so a million timestamps need a few thousand."""
+    known = _offsets.get(hour)
     if known is None:
         offset = moment.replace(tzinfo=OSLO).utcoffset() or timedelta()
-        known = _offsets[key] = offset // _MS
+        known = _offsets[hour] = offset // _MS
     return known
 
 
 def parse_time(text: str) -> int:
     """ISO 8601 date-time → ms since 1970 UTC; without an offset it is Oslo local time
     (in the fall-back hour, the first of the two instants, as the portal's clock reads)."""
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    text = text.strip()
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is not None:
         return int(moment.timestamp() * 1000)
-    return (moment - _EPOCH) // _MS - _oslo_offset(moment)
+    hour = text[:13] if len(text) >= 13 and text[10] == "T" else moment.strftime("%Y-%m-%dT%H")
+    return (moment - _EPOCH) // _MS - _oslo_offset(hour, moment)
 
 
 def local_text(ms: int) -> str:
