@@ -165,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of the clause families; repeatable",
     )
     run.add_argument(
+        "--isolation",
+        choices=("process", "inprocess"),
+        default=None,
+        help="process: the adapter runs in processes of its own, which the harness kills "
+        "for real and which cannot reach the verdict (default with --sign-key); inprocess: "
+        "in the harness's own interpreter, faster, for development (default otherwise)",
+    )
+    run.add_argument(
         "--sign-key",
         type=Path,
         default=None,
@@ -300,6 +308,7 @@ def _run(args: argparse.Namespace) -> int:
         options=dict(args.target_option),
         families=args.families or tuple(FAMILIES),
         scenarios=tuple(args.scenario),
+        isolation=args.isolation or ("process" if args.sign_key is not None else "inprocess"),
     )
     if args.scenario and args.families:
         raise UsageError(

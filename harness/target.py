@@ -76,9 +76,19 @@ def _load_module(spec: str, where: str) -> Any:
 
 
 def load_target(
-    spec: str | None, options: Mapping[str, str] | None = None, guard_seconds: float = 5.0
+    spec: str | None,
+    options: Mapping[str, str] | None = None,
+    guard_seconds: float = 5.0,
+    isolation: str = "inprocess",
 ) -> Target:
+    """The target's factory. With `isolation="process"` the adapter is imported and run in
+    processes of its own (harness/sim/isolation/), never in this one."""
     spec = spec or REFERENCE_SPEC
+    if isolation == "process":
+        from harness.sim.isolation.proxy import expects_namespace, isolated_factory
+
+        factory = isolated_factory(spec, options or {}, guard_seconds)
+        return Target(spec, factory, expects_namespace(factory))
     where, sep, attr = spec.rpartition(":")
     if not sep or not where or not attr:
         raise _fail(spec, "it has no ':attr' part")

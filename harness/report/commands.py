@@ -90,7 +90,7 @@ def run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) 
 def _verify(args: argparse.Namespace) -> int:
     from harness.report.verify import verify_report
 
-    found = verify_report(args.file, args.public_key)
+    found = verify_report(args.file, args.public_key, args.require_isolation)
     if found.problems:
         print(f"TAMPERED OR INVALID: {args.file}")
         for problem in found.problems:
@@ -141,6 +141,12 @@ def add_report_commands(sub: Any) -> None:
         type=Path,
         metavar="KEY",
         help="the signer's Ed25519 public key (PEM): the report must be signed with it",
+    )
+    ver.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="refuse a report whose adapter ran in the harness's own process "
+        "(made with --isolation inprocess)",
     )
     ver.set_defaults(handler=_verify)
     mer = sub.add_parser("merge", help="merge shard reports (harness run --families) into one")

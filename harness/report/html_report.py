@@ -110,7 +110,27 @@ def _verdict(report: Mapping[str, Any]) -> str:
         f'<header class="banner {e(report["verdict"])}"><p class="kicker">Conformance report · '
         f"contract {e(contract['name'])} {e(contract['version'])}</p>"
         f'<h1 id="verdict">{head}</h1><p>{e(text)}</p>'
-        f"<p>Target: <code>{e(report['target']['spec'])}</code></p></header>{partial}"
+        f"<p>Target: <code>{e(report['target']['spec'])}</code></p>"
+        f"{_isolation(report)}</header>{partial}"
+    )
+
+
+def _isolation(report: Mapping[str, Any]) -> str:
+    """How the adapter ran, said on the banner: a verdict the adapter's code could reach
+    is for development only."""
+    iso = report["isolation"]
+    if iso["mode"] != "process":
+        return (
+            '<p id="isolation" class="note"><strong>Made in-process:</strong> the adapter ran '
+            "inside the harness's own process, where its code could reach the checker, the "
+            "report writer and the signing key. This verdict is for development, not for "
+            "procurement.</p>"
+        )
+    user = " as a user of its own" if iso["separate_user"] else " (as the same user as the harness)"
+    return (
+        f'<p id="isolation">Made with process isolation: the adapter ran in processes of its '
+        f"own{e(user)}, killed for real at every crash; its code could not reach the verdict."
+        "</p>"
     )
 
 

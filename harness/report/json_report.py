@@ -69,6 +69,15 @@ def environment() -> dict[str, Any]:
     }
 
 
+def isolation_field(mode: str) -> dict[str, Any]:
+    """How the adapter ran: in processes of its own (and as a user of its own, when the
+    harness ran as root), or inside the harness's process."""
+    from harness.sim.isolation.sandbox import running_as_root
+
+    process = mode == "process"
+    return {"mode": mode, "separate_user": process and running_as_root()}
+
+
 def _files(
     result: SuiteResult, redactor: Redactor, location: dict[str, Any]
 ) -> tuple[dict[str, str], dict[int, str]]:
@@ -113,6 +122,7 @@ def build_report(
     sign_key: Ed25519PrivateKey | None = None,
     adapter: dict[str, Any] | None = None,
     location: dict[str, Any] | None = None,
+    isolation: dict[str, Any] | None = None,
 ) -> Report:
     """The report of a run. `adapter` (report.json's identity of the target) and
     `location` (where counterexample files say to find it) default to what the
@@ -152,6 +162,7 @@ def build_report(
         "examples": cfg.examples,
         "examples_run": sum(f.examples for f in result.families),
         "workers": cfg.workers,
+        "isolation": isolation or isolation_field(cfg.isolation),
         "families": [_family(f, names) for f in result.families],
         "verdict": result.verdict,
         "clauses": [
@@ -230,6 +241,7 @@ def write_report(
     sign_key: Ed25519PrivateKey | None = None,
     adapter: dict[str, Any] | None = None,
     location: dict[str, Any] | None = None,
+    isolation: dict[str, Any] | None = None,
 ) -> Path:
     """Build, validate and write the report of a run; return report.json's path."""
     report = build_report(
@@ -240,5 +252,6 @@ def write_report(
         sign_key=sign_key,
         adapter=adapter,
         location=location,
+        isolation=isolation,
     )
     return save(report, directory)

@@ -35,6 +35,7 @@ SAME = {  # what every shard must share -> how to name it in a message
     "target.adapter": "adapter (file, SHA-256, package, commit)",
     "seed": "seed",
     "examples": "examples",
+    "isolation.mode": "isolation",
 }
 
 
@@ -159,6 +160,7 @@ def merge_shards(directories: list[Path]) -> tuple[SuiteResult, dict[str, Any]]:
         workers=sum(s.report["workers"] for s in shards),
         options=first["target"]["options"],
         families=tuple(order),
+        isolation=first["isolation"]["mode"],
     )
     result = SuiteResult(
         config, first["target"]["spec"], [families[f] for f in order], load_contract()
@@ -183,5 +185,9 @@ def merge_shards(directories: list[Path]) -> tuple[SuiteResult, dict[str, Any]]:
         "started": min(s.report["started"] for s in shards),
         "finished": max(s.report["finished"] for s in shards),
         "merged_from": provenance,
+        "isolation": {
+            "mode": first["isolation"]["mode"],
+            "separate_user": all(s.report["isolation"]["separate_user"] for s in shards),
+        },
     }
     return result, extra

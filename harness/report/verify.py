@@ -116,8 +116,29 @@ def _html(
         out.notes.append("report.html matches report.json")
 
 
-def verify_report(path: Path, public_key: Path | None = None) -> Verification:
-    """Problems found in a report file (empty when intact), and notes on what was checked."""
+def _isolation(report: dict[str, Any], required: bool, out: Verification) -> None:
+    iso = report["isolation"]
+    if iso["mode"] == "process":
+        user = "as a user of its own" if iso["separate_user"] else "as the harness's own user"
+        out.notes.append(f"made with process isolation (the adapter ran {user})")
+    elif required:
+        out.problems.append(
+            "refused (--require-isolation): the adapter ran inside the harness's own process "
+            "(isolation inprocess), where its code could reach the verdict; its verdict is for "
+            "development, not procurement. Rerun with `harness run --isolation process`"
+        )
+    else:
+        out.notes.append(
+            "made in-process: the adapter shared the harness's process; a verdict for "
+            "development, not procurement (--require-isolation refuses such a report)"
+        )
+
+
+def verify_report(
+    path: Path, public_key: Path | None = None, require_isolation: bool = False
+) -> Verification:
+    """Problems found in a report file (empty when intact), and notes on what was checked.
+    With `require_isolation`, a report whose adapter ran in-process is refused too."""
     from harness.report.signing import load_public_key
 
     trusted = load_public_key(public_key) if public_key is not None else None  # bad key: exit 2
@@ -135,6 +156,7 @@ def verify_report(path: Path, public_key: Path | None = None) -> Verification:
             "the digest does not match the content: the report was changed after it was written"
         )
         return out
+    _isolation(report, require_isolation, out)
     _signature(report, trusted, out)
     files = _files(report, path.parent, out)
     if not out.problems:

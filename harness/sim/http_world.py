@@ -254,3 +254,14 @@ class HttpWorld:
                 "download", method, path, report, lambda: document(name, found.files[name])
             )
         return Request("download", method, path, report, lambda: answer)
+
+
+def serve_with(handler: Handler) -> contextlib.AbstractContextManager[responses.RequestsMock]:
+    """Answer every `requests` call of this process with `handler` while open (the adapter's
+    process under `--isolation process` hands each request to the harness this way)."""
+    return _DOOR.open(handler)
+
+
+def serving_handler() -> Handler | None:
+    """Who answers `requests` calls in this process now (None: nobody, they would go out)."""
+    return _DOOR.handlers[-1] if _DOOR.handlers else None

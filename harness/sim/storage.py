@@ -29,9 +29,10 @@ def scratch_folder() -> str | None:
     return _scratch_root or _FAST_TMP
 
 
-def use_scratch_root(directory: str) -> None:
+def use_scratch_root(directory: str | None) -> None:
     """Make every database of this process under `directory`: a worker process's own
-    folder, which its parent removes even when it had to stop the worker mid-run."""
+    folder, which its parent removes even when it had to stop the worker mid-run, or
+    a run's private folder (None: back to the default)."""
     global _scratch_root
     _scratch_root = directory
 

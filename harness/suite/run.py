@@ -37,6 +37,7 @@ class SuiteConfig:
     options: Mapping[str, str] = field(default_factory=dict)
     families: Sequence[str] = tuple(FAMILIES)
     scenarios: Sequence[str] = ()  # names or paths; when given, they run instead of families
+    isolation: str = "inprocess"  # "process": the adapter runs in processes of its own
 
     @property
     def units(self) -> tuple[str, ...]:
@@ -112,7 +113,7 @@ class SuiteResult:
 
 def _search_one(config: SuiteConfig, unit: str, index: int | None = None) -> FamilyResult:
     """One unit of work: a scenario, a whole family, or slice `index` of a family."""
-    target = load_target(config.target, config.options)
+    target = load_target(config.target, config.options, isolation=config.isolation)
     if unit.startswith(SCENARIO_PREFIX):
         scenario = load_scenario(unit.removeprefix(SCENARIO_PREFIX))
         return run_scenario(
@@ -134,8 +135,24 @@ def _search_one(config: SuiteConfig, unit: str, index: int | None = None) -> Fam
 def run_suite(
     config: SuiteConfig, progress: Callable[[FamilyResult], None] | None = None
 ) -> SuiteResult:
-    """Every family of `config`; `progress` is called as each one finishes (in any order)."""
-    target = load_target(config.target, config.options)  # fails fast, before any worker starts
+    """Every family of `config`; `progress` is called as each one finishes (in any order).
+    The run's databases live in a private folder of its own, removed at the end, and with
+    `isolation="process"` every process the adapter ran in is stopped by then."""
+    from harness.sim.isolation.sandbox import private_scratch
+
+    with private_scratch():
+        try:
+            return _run_suite(config, progress)
+        finally:
+            if config.isolation == "process":
+                from harness.sim.isolation.proxy import shutdown
+
+                shutdown()
+
+
+def _run_suite(config: SuiteConfig, progress: Callable[[FamilyResult], None] | None) -> SuiteResult:
+    # fails fast, before any worker starts
+    target = load_target(config.target, config.options, isolation=config.isolation)
     for name in config.scenarios:
         load_scenario(name)  # a bad scenario file is exit 2 before anything runs
     units = config.units
