@@ -116,10 +116,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="a PostgreSQL superuser on loopback for the live suite's databases",
     )
+    group.addoption(
+        "--harness-isolation",
+        choices=("process", "inprocess"),
+        default=None,
+        help="process: the adapter runs in processes of its own that cannot reach the "
+        "verdict; inprocess (default): in this process, faster, for development",
+    )
     parser.addini("harness_target", "default for --harness-target", default=None)
     parser.addini("harness_examples", "default for --harness-examples", default=None)
     parser.addini("harness_seed", "default for --harness-seed", default=None)
     parser.addini("harness_report", "default for --harness-report", default=None)
+    parser.addini("harness_isolation", "default for --harness-isolation", default=None)
+
+
+def _isolation(text: str) -> str:
+    if text not in ("process", "inprocess"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an isolation: give process or inprocess")
+    return text
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    settings = config.stash.get(_SETTINGS, None)
+    if settings is not None and settings["isolation"] == "process":
+        from harness.sim.isolation.proxy import shutdown
+
+        shutdown()  # every process the adapter ran in
 
 
 def _from_ini(config: pytest.Config, name: str, convert: Callable[[str], Any]) -> Any:
@@ -158,6 +180,9 @@ def pytest_configure(config: pytest.Config) -> None:
         else _from_ini(config, "harness_seed", _seed),
         "report": opt.harness_report or _from_ini(config, "harness_report", str),
         "options": dict(opt.harness_target_option),
+        "isolation": opt.harness_isolation
+        or _from_ini(config, "harness_isolation", _isolation)
+        or "inprocess",
         "started": _utc_now(),  # report.json's `started`; never read by a simulation
     }
     config.stash[_SETTINGS] = settings
@@ -330,7 +355,7 @@ def _load(
     from harness.errors import TargetError
 
     try:
-        return loader(spec, options)
+        return loader(spec, options, isolation=config.stash[_SETTINGS]["isolation"])
     except TargetError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -398,6 +423,7 @@ def _write_report(config: pytest.Config) -> None:
         examples=settings["examples"] or DEFAULT_EXAMPLES,
         workers=int(getattr(config.option, "numprocesses", 0) or 1),
         options=settings["options"],
+        isolation=settings["isolation"],
     )
     families = [results[f] for f in FAMILIES if f in results]
     result = SuiteResult(suite, settings["target"] or REFERENCE_SPEC, families, load_contract())

@@ -55,7 +55,8 @@ def run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) 
     key = _sign_key(sign_key)
     redactor = Redactor.for_options(config.options)
     try:  # a bad target or scenario is one line on stderr, before anything else is printed
-        load_target(config.target, config.options)
+        # Never imported here in process mode: the adapter's code runs in its own processes.
+        load_target(config.target, config.options, isolation=config.isolation)
         for name in config.scenarios:
             load_scenario(name)
     except UsageError as exc:  # its message may quote an option's secret

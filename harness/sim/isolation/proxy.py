@@ -118,7 +118,7 @@ class _Output:
         self.tail = b""  # the last bytes, for an error that quotes them
 
     def drain(self) -> None:
-        while True:
+        while self.fd >= 0:
             try:
                 data = os.read(self.fd, 1 << 16)
             except BlockingIOError:
@@ -180,10 +180,12 @@ class _Child:
         self.drops: list[int] = []  # reader instances the harness has let go of
         self.buf = FrameBuffer()
         sock.setblocking(False)
+        self.output = server.output  # its template's: gone when a new template replaces it
+        self._out_fd = self.output.fd
         self.poll = select.poll()
         self.poll.register(sock.fileno(), select.POLLIN)
         self.poll.register(pidfd, select.POLLIN)
-        self.poll.register(server.output.fd, select.POLLIN)
+        self.poll.register(self._out_fd, select.POLLIN)
 
     # -- ending it ------------------------------------------------------------
     def kill(self) -> None:
@@ -215,9 +217,14 @@ class _Child:
             left = deadline - time.monotonic()
             if left <= 0:
                 self._fail(AdapterHung(f"the call did not return within {self.server.guard:g} s"))
+            if self.output is not self.server.output and self._out_fd >= 0:
+                self.poll.unregister(self._out_fd)  # its template was replaced
+                self._out_fd = -1
             self.poll.modify(self.sock.fileno(), mask)
             events = self.poll.poll(max(1, int(left * 1000)))
             self.server.output.drain()
+            if any(flags & select.POLLNVAL for _, flags in events):
+                self._died()
             if self.server.output.in_call > OUTPUT_LIMIT:
                 self._fail(
                     AdapterOutputFlood(
@@ -659,21 +666,24 @@ class ForkServer:
 
     # -- the end --------------------------------------------------------------------
     def _stop_template(self) -> None:
+        if self._pidfd < 0:
+            return  # stopped already: never close a descriptor twice
         with contextlib.suppress(OSError):
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(REAP_SECONDS)
         self.ctl.close()
-        with contextlib.suppress(OSError):
-            os.close(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        self.output.fd = -1
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
     def close(self) -> None:
-        if self._spare is not None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
             with contextlib.suppress(Exception):
-                self._take_fork(self._spare).kill()
-            self._spare = None
+                self._take_fork(spare).kill()
         self._stop_template()
         self.reap_dying()
 

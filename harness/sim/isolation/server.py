@@ -367,7 +367,18 @@ def _template(ctl: socket.socket) -> None:
             os._exit(0)
         expects = target.expects
     except BaseException as exc:
-        ctl.send(encode(["error", f"the target could not be loaded: {type(exc).__name__}: {exc}"]))
+        import traceback
+
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        ctl.send(
+            encode(
+                [
+                    "error",
+                    f"the target could not be loaded: {type(exc).__name__}: {exc} "
+                    f"(at {Path(where.filename).name}:{where.lineno})",
+                ]
+            )
+        )
         os._exit(0)
     ctl.send(encode(["ready", None if expects is None else sorted(expects)]))
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)

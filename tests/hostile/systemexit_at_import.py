@@ -1,0 +1,3 @@
+"""Raises SystemExit(0) as it is imported."""
+
+raise SystemExit(0)
