@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 _RESULTS = pytest.StashKey[dict[str, "FamilyResult"]]()
 _SETTINGS = pytest.StashKey[dict[str, Any]]()
 _CURRENT = pytest.StashKey[tuple[str | None, dict[str, str]]]()  # the running test's marker
+_SCRATCH = pytest.StashKey[Any]()  # the session's private folder for databases
 _WORKEROUTPUT_KEY = "harness_families"
 
 
@@ -142,6 +143,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from harness.sim.isolation.proxy import shutdown
 
         shutdown()  # every process the adapter ran in
+    scratch = config.stash.get(_SCRATCH, None)
+    if scratch is not None:
+        scratch.__exit__(None, None, None)
 
 
 def _from_ini(config: pytest.Config, name: str, convert: Callable[[str], Any]) -> Any:
@@ -186,6 +190,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "started": _utc_now(),  # report.json's `started`; never read by a simulation
     }
     config.stash[_SETTINGS] = settings
+    if settings["target"] or settings["isolation"] == "process":
+        from harness.sim.isolation.sandbox import private_scratch
+
+        scratch = private_scratch()  # this session's databases: a private folder of its own
+        scratch.__enter__()
+        config.stash[_SCRATCH] = scratch
     config.stash[_RESULTS] = {}
     config.stash[_CURRENT] = (None, {})
     if settings["report"] is not None:

@@ -521,6 +521,7 @@ class ForkServer:
 
     # -- the template -----------------------------------------------------------
     def _start(self) -> None:
+        sandbox.undumpable()
         self.uid = sandbox.sandbox_uid()
         scratch = scratch_folder()
         if scratch is not None:

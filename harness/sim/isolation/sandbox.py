@@ -13,6 +13,7 @@ Each run makes its databases in a private folder (0700, unique), removed at the 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from harness.sim import storage as _storage
 
+PR_SET_DUMPABLE = 4
 UID_ENV = "HARNESS_SANDBOX_UID"
 UID_BASE = 0x5A000000  # 1509949440: far above any account a system hands out
 UID_SPAN = 1 << 24
@@ -42,6 +44,14 @@ def sandbox_uid() -> int | None:
     uid = UID_BASE + secrets.randbelow(UID_SPAN)
     os.environ[UID_ENV] = str(uid)  # workers this run spawns take the same
     return uid
+
+
+def undumpable() -> None:
+    """Make this process's memory, open files and environment (/proc/PID/mem, fd,
+    environ) unreadable to other processes of the same user, and ptrace refused (Linux
+    PR_SET_DUMPABLE 0): what an adapter running as the harness's own user could read."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0)
 
 
 def give(path: Path) -> None:
