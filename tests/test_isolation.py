@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from harness.core.plan import Plan
 from harness.sim.isolation.proxy import shutdown
+from harness.sim.isolation.sandbox import give
 from harness.sim.world import simulate, uses_http
 from harness.suite.strategies import plans
 from harness.suite.sweep import sweep_plans
@@ -62,6 +65,26 @@ def test_same_plan_gives_the_same_history_bytes_in_both_modes(spec: str, isolate
     chosen = some_plans(inprocess)
     assert len(chosen) >= 8
     for plan in chosen:
-        want = simulate(plan, inprocess.factory).history.to_bytes()
-        got = simulate(plan, process.factory).history.to_bytes()
-        assert got == want, f"{spec}: the histories of {plan.to_json()} differ"
+        want = simulate(plan, inprocess.factory).history
+        got = simulate(plan, process.factory).history
+        first = next(((a, b) for a, b in zip(want, got, strict=False) if a != b), None)
+        assert got.to_bytes() == want.to_bytes(), f"{spec}: {plan.to_json()}: first {first}"
+
+
+def test_only_the_harness_own_folders_are_handed_to_the_adapter_user(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "someone-else.db").write_bytes(b"")
+    for folder in (Path("/dev/shm"), Path(tempfile.gettempdir()), shared):
+        with pytest.raises(ValueError, match="not the harness's"):
+            give(folder)
+    assert (shared / "someone-else.db").stat().st_uid == os.getuid()
+
+
+def test_a_template_outside_a_run_keeps_its_own_private_folder(isolated: None) -> None:
+    target = load_target(None, isolation="process")
+    folder = target.factory.server._folder  # type: ignore[attr-defined]
+    assert folder is not None and folder.name.startswith("harness-template-")
+    assert folder.stat().st_mode & 0o777 == 0o700
+    shutdown()
+    assert not folder.exists()

@@ -41,6 +41,15 @@ def _finish(
 
 
 def run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) -> int:
+    """Run the suite and write its report: one private folder for the run's databases,
+    from the first check of the target to the last example."""
+    from harness.sim.isolation.sandbox import private_scratch
+
+    with private_scratch():
+        return _run_and_report(config, directory, sign_key)
+
+
+def _run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) -> int:
     from harness.report.folder import check_report_folder
     from harness.report.json_report import utc_now
     from harness.report.redact import Redactor
@@ -52,7 +61,7 @@ def run_and_report(config: SuiteConfig, directory: Path, sign_key: Path | None) 
     from harness.target import load_target
 
     check_report_folder(directory)
-    key = _sign_key(sign_key)
+    key = _sign_key(sign_key)  # before any adapter code runs anywhere
     redactor = Redactor.for_options(config.options)
     try:  # a bad target or scenario is one line on stderr, before anything else is printed
         # Never imported here in process mode: the adapter's code runs in its own processes.

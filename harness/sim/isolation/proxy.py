@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import socket
 import sqlite3
@@ -516,6 +517,7 @@ class ForkServer:
         self.dying: list[_Child] = []
         self.expects: list[str] | None = None
         self.restarts = 0
+        self._folder: Path | None = None
         self._spare: socket.socket | None = None  # a fork asked for ahead of need
         self._start()
 
@@ -523,9 +525,13 @@ class ForkServer:
     def _start(self) -> None:
         sandbox.undumpable()
         self.uid = sandbox.sandbox_uid()
-        scratch = scratch_folder()
-        if scratch is not None:
+        if sandbox.in_private_folder():
+            scratch = str(scratch_folder())
             sandbox.give(Path(scratch))
+        else:  # no run's folder here (a test, say): one of the template's own
+            if self._folder is None:
+                self._folder = sandbox.template_folder()
+            scratch = str(self._folder)
         ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in os.environ.items() if k != PASSPHRASE_ENV}
         try:
@@ -687,6 +693,9 @@ class ForkServer:
                 self._take_fork(spare).kill()
         self._stop_template()
         self.reap_dying()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
 
 class IsolatedFactory:
@@ -741,13 +750,20 @@ class IsolatedFactory:
         self.server.close()
 
 
-_open: dict[tuple[str, tuple[tuple[str, str], ...], float, str], IsolatedFactory] = {}
+_open: dict[tuple[Any, ...], IsolatedFactory] = {}
 
 
 def isolated_factory(spec: str, options: Mapping[str, str], guard: float) -> IsolatedFactory:
     """The factory of `spec` in its own processes: one template per target, options and
     working folder in this process, started on first use and kept until `shutdown`."""
-    key = (spec, tuple(sorted(options.items())), guard, os.getcwd())
+    key = (
+        spec,
+        tuple(sorted(options.items())),
+        guard,
+        os.getcwd(),
+        str(scratch_folder()),
+        sandbox.sandbox_uid(),
+    )
     found = _open.get(key)
     if found is None or found.server.proc.poll() is not None:
         found = _open[key] = IsolatedFactory(ForkServer(spec, options, guard))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import os
 import resource
 import signal
@@ -406,10 +405,6 @@ def _child(sock: socket.socket, factory: Callable[..., Any]) -> None:
     try:
         os.setsid()  # its own process group: what it starts goes with it
         _die_with_parent()
-        # Touch the memory shared with the template now, while the harness works on: each
-        # page this process writes is copied once, and a collection writes nearly all of
-        # them. Paid here, a spare child is warm when its first call comes.
-        gc.collect()
         link = Link(sock)
         with _http_door(link):
             Child(link, factory).serve()
