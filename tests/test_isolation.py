@@ -57,7 +57,23 @@ def some_plans(target: Target) -> list[Plan]:
     return [*sweep[::4], *drawn(4, http)]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=["reference", *(p.stem for p in EXAMPLES)])
+# Not yet carried into the adapter's process: virtual time (time.sleep, time.time and
+# friends follow the run's clock in-process only) and env.call_later timers. Strict, so
+# the day they are, these fail and must be listed no more.
+NOT_YET = {
+    "sleep_backoff": "virtual time (time.sleep) is not yet carried into the adapter's process",
+    "write_behind_flush_first": "env.call_later timers do not yet fire in the adapter's process",
+    "write_behind_timer": "env.call_later timers do not yet fire in the adapter's process",
+}
+PARAMS = [
+    pytest.param(spec, id=name, marks=[pytest.mark.xfail(reason=NOT_YET[name], strict=True)])
+    if name in NOT_YET
+    else pytest.param(spec, id=name)
+    for spec, name in zip(SPECS, ["reference", *(p.stem for p in EXAMPLES)], strict=True)
+]
+
+
+@pytest.mark.parametrize("spec", PARAMS)
 def test_same_plan_gives_the_same_history_bytes_in_both_modes(spec: str, isolated: None) -> None:
     inprocess = load_target(spec)
     process = load_target(spec, isolation="process")

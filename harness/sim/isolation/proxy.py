@@ -92,12 +92,13 @@ def _broke(what: str) -> AdapterProtocolError:
 
 
 # -- deadlines: a call nested in another (a probe inside handle) shares its deadline ------
+# Wall time by time.perf_counter: during a run time.monotonic follows the virtual clock.
 _deadlines: list[float] = []
 
 
 @contextlib.contextmanager
 def _deadline(seconds: float) -> Iterator[float]:
-    at = time.monotonic() + seconds
+    at = time.perf_counter() + seconds
     if _deadlines:
         at = min(at, _deadlines[-1])
     _deadlines.append(at)
@@ -215,7 +216,7 @@ class _Child:
     def _wait(self, mask: int, deadline: float) -> bool:
         """Wait for the socket (POLLIN or POLLOUT); False when the child ended."""
         while True:
-            left = deadline - time.monotonic()
+            left = deadline - time.perf_counter()
             if left <= 0:
                 self._fail(AdapterHung(f"the call did not return within {self.server.guard:g} s"))
             if self.output is not self.server.output and self._out_fd >= 0:
@@ -579,9 +580,9 @@ class ForkServer:
         waiter.register(self.ctl.fileno(), select.POLLIN)
         waiter.register(self._pidfd, select.POLLIN)
         waiter.register(self.output.fd, select.POLLIN)
-        end = time.monotonic() + seconds
+        end = time.perf_counter() + seconds
         while True:
-            left = end - time.monotonic()
+            left = end - time.perf_counter()
             if left <= 0:
                 self.close()
                 raise TargetError(
