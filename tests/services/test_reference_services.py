@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
-from conftest import (
+from blackbox_support import (
     FEILET,
     MOTTATT,
     PORTAL_ACCOUNT,
