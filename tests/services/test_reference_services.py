@@ -35,8 +35,8 @@ from harness.core.hostile import DATA_PROFILES
 
 pytestmark = pytest.mark.blackbox
 
-CORRECT = ["python/case_service"]
-FAMILIA = ["python/familia"]
+CORRECT = ["python/case_service", "node/case_service"]
+FAMILIA = ["python/familia", "node/familia"]
 Start = Callable[[str], Service]
 
 
