@@ -271,8 +271,30 @@ class Queue:
         )
         return melding_id
 
-    def depth(self) -> int:
-        return int(self.channel.queue_declare(self.name, passive=True).method.message_count)
+    def counts(self) -> tuple[int, int]:
+        """(ready, unacked) as the broker counts them now. A passive declare counts only
+        ready ones, and checking after the consumer has gone would race a quorum queue's
+        last acks against its return of what the consumer held."""
+        listing = rabbitmqctl("list_queues", "name", "messages_ready", "messages_unacknowledged")
+        for line in listing.splitlines():
+            name, ready, unacked = line.split("\t")
+            if name == self.name:
+                return int(ready), int(unacked)
+        raise AssertionError(f"queue {self.name} is not on the broker")
+
+    def wait_settled(self) -> None:
+        """Every message taken, and acked or dropped: none waits, none is held unacked."""
+        wait_for(f"every message on {self.name} to be settled", lambda: self.counts() == (0, 0))
+
+
+def rabbitmqctl(*args: str) -> str:
+    """The broker's own CLI (it sees connections and counts the moment they change)."""
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("rabbitmqctl is not on PATH: the broker's counts and connections are unseen")
+    done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        pytest.skip(f"rabbitmqctl cannot reach the broker: {done.stderr.strip()}")
+    return done.stdout
 
 
 @pytest.fixture
@@ -317,8 +339,15 @@ def database() -> Iterator[str]:
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(20):  # a connection refused for a moment must not leave it behind
+            try:
+                with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except psycopg.OperationalError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
 
 
 # -- the service under test ----------------------------------------------------------------

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Callable
 
 import psycopg
 import pytest
+import requests
 from blackbox_support import (
     FEILET,
     MOTTATT,
@@ -26,6 +25,7 @@ from blackbox_support import (
     Queue,
     Service,
     package,
+    rabbitmqctl,
     report_files,
     wait_for,
 )
@@ -102,9 +102,7 @@ def test_stores_each_report_once_and_replies_mottatt_after_commit(
         assert single.status_code == 200 and single.json() == row
     assert service.report(str(uuid.uuid4())).status_code == 404
 
-    # every message acked: after a clean stop nothing goes back to the queue
-    assert service.terminate() == 0
-    assert queue.depth() == 0
+    queue.wait_settled()  # every message acked
 
 
 @pytest.mark.parametrize("name", CORRECT)
@@ -149,8 +147,7 @@ def test_an_unusable_package_gets_feilet_with_a_reason_and_is_not_stored(
         assert reply.type == FEILET, why
         assert reply.feilmelding()["melding"], why  # a reason a person can read
     assert service.reports() == []
-    assert service.terminate() == 0
-    assert queue.depth() == 0  # refused is still handled: acked, not left to redeliver
+    queue.wait_settled()  # refused is still handled: acked, not left to redeliver
 
 
 @pytest.mark.parametrize("name", CORRECT)
@@ -253,8 +250,7 @@ def test_a_reply_that_fails_is_retried_only_if_the_message_was_not_acked(
     else:
         assert fiksio.replies_to(melding_id) == []  # acked already: nobody will ever answer
     assert len(service.reports()) == 2  # stored either way: the loss is the portal's receipt
-    assert service.terminate() == 0
-    assert queue.depth() == 0
+    queue.wait_settled()
 
 
 @pytest.mark.parametrize(
@@ -295,8 +291,7 @@ def test_a_kill_before_the_commit_loses_the_report_only_if_it_was_acked(
     else:
         assert fiksio.replies_to(melding_id) == []
         assert report_id not in stored
-    assert service.terminate() == 0
-    assert queue.depth() == 0
+    queue.wait_settled()
 
 
 @pytest.mark.parametrize("name", CORRECT)
@@ -324,19 +319,10 @@ def test_every_hostile_profile_reconciles_to_the_harness_digest(
 
 def close_connections(account: str) -> int:
     """Close the service's broker connections, as the harness's connection fault does."""
-    if shutil.which("rabbitmqctl") is None:
-        pytest.skip("rabbitmqctl is not on PATH: cannot close a connection from the broker side")
-    listing = subprocess.run(
-        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    if listing.returncode != 0:
-        pytest.skip(f"rabbitmqctl cannot reach the broker: {listing.stderr.strip()}")
-    pids = [line.split("\t")[0] for line in listing.stdout.splitlines() if account in line]
+    listing = rabbitmqctl("list_connections", "pid", "client_properties")
+    pids = [line.split("\t")[0] for line in listing.splitlines() if account in line]
     for pid in pids:
-        subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test"], check=True)
+        rabbitmqctl("close_connection", pid, "test")
     return len(pids)
 
 
@@ -366,8 +352,7 @@ def test_a_closed_connection_is_reopened_and_the_unacked_message_answered_again(
     (row,) = service.reports()
     assert row["bekymringsmelding_id"] == report_id
     wait_for("the service to consume again", service.ready)
-    assert service.terminate() == 0
-    assert queue.depth() == 0
+    queue.wait_settled()
 
 
 @pytest.mark.parametrize("name", CORRECT)
@@ -381,3 +366,58 @@ def test_ready_only_while_consuming_and_back_once_the_queue_is(
     wait_for("ready to say 200 again", service.ready)
     melding_id = queue.publish(package(report_files(0)), str(uuid.uuid4()))
     assert fiksio.wait_reply(melding_id)[0].type == MOTTATT
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_the_listing_pages_through_every_committed_row_exactly_once(
+    name: str, start_service: Start, database: str
+) -> None:
+    service = start_service(name)
+    body = json.dumps({"melding": "Å 🧒", "n": 1.0})
+    with psycopg.connect(database) as db:  # rows as if stored: the listing reads the table
+        db.cursor().executemany(
+            "INSERT INTO reports (idempotency_key, bekymringsmelding_id, melding_id,"
+            " meldingstype, report_json, report_pdf) VALUES (%s, %s, %s, 't', %s, %s)",
+            [(f"k{n}", f"r{n}", f"m{n}", body, b"%PDF") for n in range(250)],
+        )
+        db.commit()
+        with psycopg.connect(database) as uncommitted:  # not committed: never listed
+            uncommitted.execute(
+                "INSERT INTO reports (idempotency_key, bekymringsmelding_id, melding_id,"
+                " meldingstype, report_json, report_pdf) VALUES ('x', 'x', 'x', 't', '{}', '')"
+            )
+            rows = service.reports()
+            uncommitted.rollback()
+    assert [r["bekymringsmelding_id"] for r in rows] == [f"r{n}" for n in range(250)]
+    assert {r["json_sha256"] for r in rows} == {json_sha256(body.encode())}
+    assert len({r["case_ref"] for r in rows}) == 250
+    first = requests.get(f"{service.reconcile}/harness/v1/reports", timeout=5).json()
+    assert len(first["reports"]) < 250 and first["next_cursor"] is not None
+    bad = requests.get(f"{service.reconcile}/harness/v1/reports?cursor=zz", timeout=5)
+    assert bad.status_code == 400 and "cursor" in bad.json()["error"]
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_a_revoked_token_is_replaced_and_the_reply_sent(
+    name: str, start_service: Start, queue: Queue, fiksio: FakeFiksIO
+) -> None:
+    start_service(name)
+    fiksio.wait_reply(queue.publish(package(report_files(0)), str(uuid.uuid4())))
+    issued = len(fiksio.tokens)
+    fiksio.tokens.clear()  # every token the service holds is now refused with 401
+    melding_id = queue.publish(package(report_files(1)), str(uuid.uuid4()))
+    assert [r.type for r in fiksio.wait_reply(melding_id)] == [MOTTATT]
+    assert issued >= 1 and len(fiksio.tokens) == 1  # one fresh token, fetched after the 401
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_a_message_with_no_address_is_dropped_not_redelivered_forever(
+    name: str, start_service: Start, queue: Queue, fiksio: FakeFiksIO
+) -> None:
+    start_service(name)
+    files = report_files(0)
+    queue.publish(package(files), str(uuid.uuid4()), drop=("melding-id",))
+    marker = queue.publish(package(files), str(uuid.uuid4()))
+    fiksio.wait_reply(marker)
+    assert len(fiksio.replies) == 1  # nobody to answer: no reply at all
+    queue.wait_settled()
