@@ -17,11 +17,11 @@ import subprocess
 from collections.abc import Sequence
 
 import pytest
-from blackbox_support import NODE_DIR
 
 from harness.core.digest import canonical_json
 from harness.core.hostile import DATA_PROFILES
 from harness.core.workload import DEFECTS, ReportSpec, make_submission
+from services.blackbox_support import NODE_DIR
 
 
 def python_canonical(text: str) -> str:

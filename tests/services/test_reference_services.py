@@ -17,7 +17,10 @@ from collections.abc import Callable
 import psycopg
 import pytest
 import requests
-from blackbox_support import (
+
+from harness.core.digest import canonical_json
+from harness.core.hostile import DATA_PROFILES
+from services.blackbox_support import (
     FEILET,
     MOTTATT,
     PORTAL_ACCOUNT,
@@ -29,9 +32,6 @@ from blackbox_support import (
     report_files,
     wait_for,
 )
-
-from harness.core.digest import canonical_json
-from harness.core.hostile import DATA_PROFILES
 
 pytestmark = pytest.mark.blackbox
 

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from blackbox_support import PYTHON_DIR
+
+from services.blackbox_support import PYTHON_DIR
 
 # variant module -> (class, the one method it overrides, lines changed at most: a line
 # replaced, removed, added or moved counts once)

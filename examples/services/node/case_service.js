@@ -439,14 +439,22 @@ function settle(call) {
 // -- the reconciliation API -------------------------------------------------------------------------
 
 function serveReconciliation(service) {
-  const pool = new pg.Pool({ connectionString: service.config.databaseUrl, max: 4 });
-  pool.on('error', (err) => log.warn(`avstemmingens databaseforbindelse: ${err.message}`));
+  // A connection of its own per request, as the Python service does: nothing kept that
+  // the database may have dropped meanwhile (a restart, a terminated backend).
   const rows = async (where, params) => {
-    const found = await pool.query(
-      'SELECT id, bekymringsmelding_id, melding_id, stored_at, report_json,' +
-        ` encode(sha256(report_pdf), 'hex') AS pdf_sha256 FROM reports ${where}`,
-      params,
-    );
+    const db = new pg.Client({ connectionString: service.config.databaseUrl });
+    db.on('error', () => {});
+    let found;
+    try {
+      await db.connect();
+      found = await db.query(
+        'SELECT id, bekymringsmelding_id, melding_id, stored_at, report_json,' +
+          ` encode(sha256(report_pdf), 'hex') AS pdf_sha256 FROM reports ${where}`,
+        params,
+      );
+    } finally {
+      await db.end().catch(() => {});
+    }
     return found.rows.map((r) => ({
       id: r.id,
       row: {
@@ -489,12 +497,13 @@ function serveReconciliation(service) {
         else send(404, { error: `no report ${JSON.stringify(parts[3])} is stored` });
       } else send(404, { error: `no such resource: ${url.pathname}` });
     } catch (err) {
+      log.warn(`avstemming ${url.pathname}: ${err.message}`);
       send(503, { error: `the database did not answer: ${err.message}` });
     }
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(service.config.reconcilePort, '127.0.0.1', () => resolve({ server, pool }));
+    server.listen(service.config.reconcilePort, '127.0.0.1', () => resolve({ server }));
   });
 }
 
@@ -540,7 +549,6 @@ async function main(ServiceClass = CaseService) {
   await service.consume();
   reconcile.server.closeAllConnections();
   await new Promise((resolve) => reconcile.server.close(resolve));
-  await reconcile.pool.end();
   await service.close();
   log.info('stoppet');
   process.exit(0);

@@ -504,6 +504,7 @@ class ReconcileHandler(BaseHTTPRequestHandler):
             else:
                 self.send_json(404, {"error": f"no such resource: {url.path}"})
         except psycopg.Error as exc:
+            log.warning("avstemming %s: %s", url.path, exc)
             self.send_json(503, {"error": f"the database did not answer: {exc}"})
 
     def rows(self, where: str, params: tuple[object, ...]) -> list[tuple[int, dict[str, Any]]]:
