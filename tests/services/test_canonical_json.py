@@ -16,12 +16,10 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
-import pytest
-
 from harness.core.digest import canonical_json
 from harness.core.hostile import DATA_PROFILES
 from harness.core.workload import DEFECTS, ReportSpec, make_submission
-from services.blackbox_support import NODE_DIR
+from services.blackbox_support import NODE_DIR, missing
 
 
 def python_canonical(text: str) -> str:
@@ -34,7 +32,7 @@ def python_canonical(text: str) -> str:
 def node_canonical(texts: Sequence[str]) -> list[str]:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed (.ci/run installs it)")
+        missing("node is not installed (.ci/run installs it)")
     done = subprocess.run(
         [node, str(NODE_DIR / "canonical.js")],
         input="".join(json.dumps(t) + "\n" for t in texts),

@@ -135,6 +135,9 @@ def test_an_unusable_package_gets_feilet_with_a_reason_and_is_not_stored(
         "no json": (package({"bekymringsmelding.pdf": files["bekymringsmelding.pdf"]}), {}),
         "bad json": (package({**files, "bekymringsmelding.json": b'{"melding": '}), {}),
         "not utf-8": (package({**files, "bekymringsmelding.json": b'{"a": "\xe6"}'}), {}),
+        "NaN": (package({**files, "bekymringsmelding.json": b'{"a": [1, -Infinity, NaN]}'}), {}),
+        "lone surrogate": (package({**files, "bekymringsmelding.json": b'{"a": "\\ud800"}'}), {}),
+        "not an object": (package({**files, "bekymringsmelding.json": b'["a"]'}), {}),
         "no report id": (package(files), {"drop": ("egendefinert-header.bekymringsmelding-id",)}),
         "not in dokumentlager": (b"", {"extra": {"dokumentlager-id": "finnes-ikke"}}),
     }

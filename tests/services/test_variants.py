@@ -20,7 +20,7 @@ from services.blackbox_support import PYTHON_DIR
 # replaced, removed, added or moved counts once)
 VARIANTS = {
     "familia": ("FamiliaService", "handle", 1),
-    "ack_before_store": ("AckBeforeStoreService", "on_delivery", 3),
+    "ack_before_store": ("AckBeforeStoreService", "on_delivery", 4),
     "keyed_on_melding_id": ("KeyedOnMeldingIdService", "idempotency_key", 1),
     "mottatt_before_commit": ("MottattBeforeCommitService", "handle", 1),
 }

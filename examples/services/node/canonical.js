@@ -20,7 +20,8 @@ const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/y;
 
 // Parse JSON text into null, booleans, strings, BigInt (integers), PyFloat (floats),
 // arrays and Maps (objects; a repeated key keeps its last value, as in Python).
-function parse(text) {
+// With { constants: false }, NaN and Infinity are refused: they are not JSON (RFC 8259).
+function parse(text, { constants = true } = {}) {
   let i = 0;
   const fail = (what) => {
     throw new JsonError(`${what} at character ${i}`);
@@ -114,6 +115,7 @@ function parse(text) {
     if (c === 'n') return literal('null', null);
     if (c === 't') return literal('true', true);
     if (c === 'f') return literal('false', false);
+    if (!constants && (c === 'N' || c === 'I' || text.startsWith('-I', i))) fail('not JSON');
     if (c === 'N') return literal('NaN', new PyFloat(NaN));
     if (c === 'I') return literal('Infinity', new PyFloat(Infinity));
     if (c === '-' && text.startsWith('-Infinity', i)) return literal('-Infinity', new PyFloat(-Infinity));

@@ -199,7 +199,7 @@ class CaseService {
     let value;
     try {
       jsonText = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(files.get(REPORT_JSON));
-      value = parse(jsonText);
+      value = parse(jsonText, { constants: false });
     } catch (err) {
       if (!(err instanceof JsonError || err instanceof TypeError)) throw err;
       throw new PackageError(`kunne ikke lese ${REPORT_JSON}: ${err.message}`);

@@ -35,6 +35,7 @@ import threading
 import time
 import uuid
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -191,6 +192,10 @@ def canonical_json(value: Any) -> bytes:
     return text.encode()
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON (RFC 8259), though Python's json reads it")
+
+
 def feilmelding(text: str) -> bytes:
     """The `feilet` payload: a zip holding `feilmelding.json`."""
     buffer = io.BytesIO()
@@ -309,13 +314,15 @@ class CaseService:
                     if name not in names:
                         raise PackageError(f"pakken mangler {name}")
                 raw, pdf = package.read(REPORT_JSON), package.read(REPORT_PDF)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+        except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
             raise PackageError(f"pakken er ikke en gyldig zip: {exc}") from exc
         try:
             text = raw.decode("utf-8")
-            if not isinstance(json.loads(text), dict):
+            value = json.loads(text, parse_constant=_not_json)
+            if not isinstance(value, dict):
                 raise PackageError(f"{REPORT_JSON} er ikke et JSON-objekt")
-        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError alike
+            canonical_json(value)  # a lone surrogate ("\\ud800") has no UTF-8 form
+        except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, UnicodeEncodeError
             raise PackageError(f"kunne ikke lese {REPORT_JSON}: {exc}") from exc
         return Report(report_id, text, pdf)
 
@@ -396,16 +403,18 @@ class CaseService:
             delivery = self.parse(method, props, body)
         except Unanswerable as exc:
             log.error("forkaster melding uten adresse: %s", exc)
-            return channel.basic_nack(tag, requeue=False)
+            channel.basic_nack(tag, requeue=False)
+            return
         try:
             self.handle(delivery)
         except Retry as exc:
             log.warning("melding %s legges tilbake i køen: %s", delivery.melding_id, exc)
-            return channel.basic_nack(tag, requeue=True)
+            channel.basic_nack(tag, requeue=True)
         except Exception:  # a bug of ours: the broker tries again, then dead-letters it
             log.exception("uventet feil for melding %s", delivery.melding_id)
-            return channel.basic_nack(tag, requeue=True)
-        channel.basic_ack(tag)
+            channel.basic_nack(tag, requeue=True)
+        else:
+            channel.basic_ack(tag)
 
     @staticmethod
     def parse(method: Basic.Deliver, props: BasicProperties, body: bytes) -> Delivery:
