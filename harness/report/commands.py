@@ -107,9 +107,19 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"  - {problem}")
         return EXIT_FAIL
     print(f"intact: {args.file}")
+    print(f"  verdict verified: {verdict_line(found)}")
     for note in found.notes:
         print(f"  {note}")
     return EXIT_PASS
+
+
+def verdict_line(found: Any) -> str:
+    """The verdict `verify` checked, as the report's reader should repeat it."""
+    if found.verdict == "fail":
+        return (
+            f"FAIL ({', '.join(found.failed)})" if found.failed else "FAIL (scenario expectations)"
+        )
+    return "PASS"
 
 
 def _merge(args: argparse.Namespace) -> int:
