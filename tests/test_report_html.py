@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import pytest
 
 from harness.cli import main
 from harness.contracts import load_contract
+from harness.report.html_report import OUTCOMES
 
 REPO = Path(__file__).resolve().parent.parent
 FAMILIA = f"{REPO / 'examples' / 'familia_2023.py'}:make_case_system"
@@ -70,9 +72,71 @@ def test_the_html_says_the_verdict_first_and_how_to_replay(reports: dict[str, Pa
         assert f'id="{clause}"' in page
     assert f"--seed {report['seed']}" in page
     assert "harness replay counterexample-" in page
-    for name in report["files"]:
-        if any((c["counterexample"] or {}).get("file") == name for c in report["clauses"]):
-            assert name in page
+    files = page[page.index('id="files"') :]
+    for name in report["files"]:  # every file, the unshrunk examples' too, with its replay
+        assert f"<code>{name}</code>" in files and f"harness replay {name}" in files
+
+
+def test_the_html_names_the_adapter_by_its_sha256_and_commit(reports: dict[str, Path]) -> None:
+    report = json.loads((reports["fail"] / "report.json").read_text(encoding="utf-8"))
+    adapter = report["target"]["adapter"]
+    digest = hashlib.sha256((REPO / "examples" / "familia_2023.py").read_bytes()).hexdigest()
+    assert adapter["sha256"] == f"sha256:{digest}"
+    assert adapter["file"] == "examples/familia_2023.py"  # relative to the repository
+    facts = html(reports["fail"])
+    facts = facts[facts.index('id="facts"') : facts.index('id="clauses"')]
+    assert digest in facts
+    if adapter["vcs"] is not None:  # a checkout: the commit is named
+        assert adapter["vcs"]["commit"][:12] in facts
+
+
+def test_http_rows_are_not_applicable_only_for_an_adapter_without_http(
+    reports: dict[str, Path], tmp_path: Path
+) -> None:
+    plain = html(reports["pass"])
+    plain = plain[plain.index('id="faults"') :]
+    http_rows = re.findall(r"<tr><td><code>(http\.[a-z_.]+)</code></td>.*?</tr>", plain)
+    assert http_rows and all(
+        re.search(rf"<code>{re.escape(n)}</code></td><td>[^<]*</td><td colspan=\"2\" "
+                  r'class="na">not applicable</td>', plain)
+        for n in http_rows
+    )  # fmt: skip
+    spec = f"{REPO / 'examples' / 'http_case_system.py'}:make_case_system"
+    assert main(["run", "--target", spec, "--examples", "4", "--report", str(tmp_path)]) == 0
+    http = html(tmp_path)
+    assert "not applicable" not in http[http.index('id="faults"') :]
+
+
+def test_the_sequence_picture_says_each_step_in_plain_words(reports: dict[str, Path]) -> None:
+    from harness.core.history import History
+    from harness.report.sequence import FAULT, rows
+
+    cx = reports["fail"] / "counterexample-delivery-SOR-1-SOR-2.json"
+    raw = json.loads(cx.read_text(encoding="utf-8"))
+    history = History.from_json(raw["history"])
+    from harness.checker.clauses import check
+
+    body, note = rows(history.events, check(history).violations)
+    said = [(r.kind, r.text) for r in body]
+    assert ("arrow", "sends report #0") in said
+    assert ("arrow", "delivers report #0") in said
+    unsafe = [r for r in body if r.text == "replies “received” (mottatt) while nothing is stored"]
+    assert (
+        unsafe
+        and unsafe[0].colour == FAULT
+        and (unsafe[0].src, unsafe[0].dst)
+        == (
+            "case_system",
+            "transport",
+        )
+    )
+    bands = [r.text for r in body if r.kind == "band"]
+    assert any(b.startswith("SOR-2 broken: mottatt was sent") for b in bands)
+    assert any(b.startswith("SOR-1 broken:") for b in bands)
+    # The band follows the row it is about: SOR-2 right after the unsafe reply.
+    assert body[body.index(unsafe[0]) + 1].text.startswith("SOR-2 broken")
+    assert any(r.kind == "gap" for r in body)  # two quiet days are a gap, not two days of rows
+    assert note is None
 
 
 # -- in a real browser ------------------------------------------------------------------
@@ -173,37 +237,73 @@ class DevTools:
 
 LOOK = """JSON.stringify({
   verdict: document.getElementById("verdict").innerText,
+  summary: document.getElementById("summary").innerText,
   text: document.body.innerText,
   rows: [...document.querySelectorAll("#clauses tbody tr")].map(r => ({
     id: r.id, text: r.innerText, height: r.getBoundingClientRect().height})),
+  pictures: [...document.querySelectorAll("svg.sequence")].map(p => ({
+    width: p.getBoundingClientRect().width, height: p.getBoundingClientRect().height,
+    texts: [...p.querySelectorAll("text")].map(t => t.textContent)})),
+  bar: [...document.querySelectorAll("#outcomes .bar span")].map(s => ({
+    title: s.title, width: s.getBoundingClientRect().width})),
+  barWidth: (document.querySelector("#outcomes .bar") || {getBoundingClientRect: () => ({})})
+    .getBoundingClientRect().width,
+  tiles: [...document.querySelectorAll("#faults .tile")].map(t => ({
+    cls: t.className, text: t.innerText, height: t.getBoundingClientRect().height})),
   fetched: performance.getEntriesByType("resource").length,
   overflow: document.documentElement.scrollWidth > window.innerWidth + 1,
+  height: document.documentElement.scrollHeight,
 })"""
 
 
 def render(binary: str, page: Path, profile: Path) -> tuple[dict[str, Any], bytes]:
-    """What a reader sees: visible text, clause rows as laid out, and a screenshot."""
+    """What a reader sees: visible text, clause rows, pictures as laid out, and a
+    screenshot of the whole page at a laptop's width."""
     browser = DevTools(binary, profile)
     try:
         target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         attach = {"targetId": target, "flatten": True}
         session = browser.call("Target.attachToTarget", attach)["sessionId"]
         browser.call("Page.enable", session=session)
+        size = {"width": 1100, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+        browser.call("Emulation.setDeviceMetricsOverride", size, session)
         browser.send("Page.navigate", {"url": page.as_uri()}, session)
         browser.wait(event="Page.loadEventFired")
         look = {"expression": LOOK, "returnByValue": True}
         seen = json.loads(browser.call("Runtime.evaluate", look, session)["result"]["value"])
-        shot = browser.call("Page.captureScreenshot", {"format": "png"}, session)
+        clip = {"x": 0, "y": 0, "width": 1100, "height": min(seen["height"], 16_000), "scale": 1}
+        shot = browser.call(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": True, "clip": clip},
+            session,
+        )
         return seen, base64.b64decode(shot["data"])
     finally:
         browser.close()
 
 
+def keep_screenshot(png: bytes, name: str, tmp_path: Path, record: Any) -> Path:
+    """Into HARNESS_SCREENSHOTS (CI keeps that folder), else the test's own folder; the
+    path goes to the test's output and into the JUnit XML."""
+    folder = Path(os.environ.get("HARNESS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(png)
+    record("screenshot", str(path))
+    print(f"screenshot of report.html: {path}")
+    return path
+
+
 @pytest.mark.parametrize("verdict", ["fail", "pass"])
 def test_the_html_renders_in_headless_chromium_with_every_clause_and_the_verdict(
-    chromium: str, reports: dict[str, Path], tmp_path: Path, verdict: str
+    chromium: str,
+    reports: dict[str, Path],
+    tmp_path: Path,
+    verdict: str,
+    record_property: Any,
 ) -> None:
     seen, screenshot = render(chromium, reports[verdict] / "report.html", tmp_path / "profile")
+    keep_screenshot(screenshot, f"report-{verdict}.png", tmp_path, record_property)
     assert seen["verdict"] == verdict.upper()
     assert seen["text"].lstrip().startswith("Conformance report")  # the verdict comes first
     assert [row["id"] for row in seen["rows"]] == CLAUSE_IDS
@@ -215,4 +315,54 @@ def test_the_html_renders_in_headless_chromium_with_every_clause_and_the_verdict
     assert screenshot.startswith(b"\x89PNG") and len(screenshot) > 10_000
     if verdict == "fail":
         assert "harness replay counterexample-" in seen["text"]
-        assert re.search(r"\^\^\^\s+SOR-\d", seen["text"])  # a timeline, marked where it broke
+
+
+def test_a_failing_report_shows_the_summary_and_a_sequence_picture_per_counterexample(
+    chromium: str, reports: dict[str, Path], tmp_path: Path, record_property: Any
+) -> None:
+    report = json.loads((reports["fail"] / "report.json").read_text(encoding="utf-8"))
+    seen, screenshot = render(chromium, reports["fail"] / "report.html", tmp_path / "profile")
+    keep_screenshot(screenshot, "report-fail-pictures.png", tmp_path, record_property)
+    lost, total = report["outcomes"]["LOST"], sum(report["outcomes"].values())
+    assert seen["summary"].startswith(
+        f"{lost} of {total} reports were lost: the case system said “received” and did not "
+        "store them"
+    ), seen["summary"]
+    shown = {c["counterexample"]["file"] for c in report["clauses"] if c["counterexample"]}
+    assert len(seen["pictures"]) == len(shown) >= 2
+    for picture in seen["pictures"]:
+        assert picture["width"] > 600 and picture["height"] > 250, picture  # laid out, visible
+        assert {"Portal", "Transport", "Case system"} <= set(picture["texts"])
+        broken = [t for t in picture["texts"] if re.match(r"✗ SOR-\d+ broken: ", t)]
+        assert broken, picture["texts"]
+        assert any("report #0" in t for t in picture["texts"])
+    texts = [t for p in seen["pictures"] for t in p["texts"]]
+    assert "replies “received” (mottatt) while nothing is stored" in texts
+    for name in report["files"]:  # every file, the unshrunk ones too
+        assert name in seen["text"], name
+
+
+def test_a_passing_report_pictures_the_outcomes_and_the_fault_coverage(
+    chromium: str, reports: dict[str, Path], tmp_path: Path, record_property: Any
+) -> None:
+    report = json.loads((reports["pass"] / "report.json").read_text(encoding="utf-8"))
+    seen, screenshot = render(chromium, reports["pass"] / "report.html", tmp_path / "profile")
+    keep_screenshot(screenshot, "report-pass-pictures.png", tmp_path, record_property)
+    total = sum(report["outcomes"].values())
+    assert seen["summary"].startswith(f"All {total:,} reports in "), seen["summary"]
+    assert "ended safely" in seen["summary"]
+    # One bar, a segment per outcome that happened, each as wide as its share.
+    counts = {k: v for k, v in report["outcomes"].items() if v}
+    assert [s["title"].split(":")[0] for s in seen["bar"]] == [k for k in OUTCOMES if k in counts]
+    for segment in seen["bar"]:
+        _name, n = segment["title"].split(": ")
+        assert segment["width"] == pytest.approx(seen["barWidth"] * int(n) / total, abs=3)
+    # A tile per injection point; the reference makes no HTTP call: one tile says so.
+    core = [n for n in report["faults"] if not n.startswith("http.")]
+    tiles = seen["tiles"]
+    assert len(tiles) == len(core) + 1
+    assert all(t["height"] > 20 for t in tiles)
+    fired = [t for t in tiles if "t-fired" in t["cls"]]
+    assert len(fired) == sum(1 for n in core if report["faults"][n]["fired"]) > 0
+    (http_tile,) = [t for t in tiles if "t-na" in t["cls"]]
+    assert "not applicable" in http_tile["text"]

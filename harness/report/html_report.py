@@ -17,6 +17,7 @@ from harness.checker.clauses import check
 from harness.contracts import load_contract
 from harness.core.faults import POINTS
 from harness.core.history import History
+from harness.report.sequence import svg as sequence_svg
 from harness.report.timeline import render
 from harness.suite.search import FAMILIES
 from harness.target import REFERENCE_SPEC
@@ -50,6 +51,22 @@ dd{margin:0;overflow-wrap:anywhere}code,pre{font:13px/1.4 ui-monospace,Menlo,Con
 pre{background:#f7f7f7;border:1px solid #ddd;padding:.6rem;overflow-x:auto;white-space:pre}
 pre.cmd{white-space:pre-wrap;overflow-wrap:anywhere}
 .note{background:#fff8e1;border-left:4px solid #f9a825;padding:.5rem .8rem}
+.summary{font-size:1.3rem;font-weight:600;margin:.4rem 0 .6rem}
+.bar{display:flex;height:2.4rem;border-radius:.4rem;overflow:hidden;margin:.8rem 0 .4rem;
+border:1px solid #cfd8dc}.bar span{display:block;min-width:4px}
+.legend{display:flex;flex-wrap:wrap;gap:.3rem 1.2rem;margin:.2rem 0 1rem;padding:0;list-style:none}
+.legend li{display:flex;align-items:center;gap:.4rem}.sw{width:1rem;height:1rem;border-radius:.2rem;
+display:inline-block;border:1px solid}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(13.5rem,1fr));
+gap:.4rem;margin:.6rem 0}.tile{border-radius:.4rem;padding:.4rem .6rem;font-size:.85rem;
+line-height:1.3;border:1px solid #cfd8dc}
+.tile b{display:block;font-size:.95rem;overflow-wrap:anywhere}
+.t-fired{background:#e8f5e9;border-color:#66bb6a}.t-reached{background:#fff8e1;border-color:#ffca28}
+.t-missed{background:#fbe9e7;border-color:#ff8a65}.t-na{background:#f5f5f5;color:#757575}
+.na{color:#757575;font-style:italic}svg.sequence{display:block;max-width:100%;height:auto;
+margin:.6rem 0 1rem;background:#fcfcfc;border:1px solid #e0e0e0;border-radius:.4rem}
+details{margin:.4rem 0 1.4rem}summary{cursor:pointer;color:#37474f}
+ul.files{padding-left:1.2rem}ul.files li{overflow-wrap:anywhere}
 @media print{pre{white-space:pre-wrap}.banner{break-inside:avoid}}
 """
 
@@ -67,9 +84,13 @@ def rerun_command(report: Mapping[str, Any]) -> str:
     parts = ["harness", "run"]
     if report["target"]["spec"] != REFERENCE_SPEC:
         parts += ["--target", report["target"]["spec"]]
-    parts += ["--seed", str(report["seed"]), "--examples", str(report["examples"])]
+    scenarios = [s["name"] for s in report.get("scenarios", [])]
+    for name in scenarios:  # a scenario run is rerun by its scenarios, not by families
+        parts += ["--scenario", name]
+    if not scenarios:
+        parts += ["--seed", str(report["seed"]), "--examples", str(report["examples"])]
     families = [f["family"] for f in report["families"]]
-    if sorted(families) != sorted(FAMILIES):
+    if not scenarios and sorted(families) != sorted(FAMILIES):
         parts += ["--families", ",".join(families)]
     for key, value in report["target"]["options"].items():
         parts += ["--target-option", f"{key}={value}"]
@@ -84,9 +105,86 @@ def replay_command(name: str, redacted: list[str]) -> str:
 
 
 def timeline(text: str) -> list[str]:
-    raw = json.loads(text)
-    history = History.from_json(raw.get("history") or [])
-    return render(history.events, check(history).violations)
+    history, violations = _history(text)
+    return render(history.events, violations)
+
+
+OUTCOME_COLOURS = {
+    "STORED": "#2e7d32",
+    "FALLBACK": "#1976d2",
+    "REJECTED": "#90a4ae",
+    "LOST": "#b71c1c",
+    "DUPLICATED": "#e65100",
+    "CORRUPTED": "#ad1457",
+    "UNRESOLVED": "#6d4c41",
+    "PHANTOM": "#4a148c",
+}
+# What a broken clause means, in words a procurement officer can repeat; {n} is the
+# count of reports with the clause's outcome, {total} of all reports.
+BROKEN = {
+    "SOR-1": ("LOST", "{n} of {total} reports {were} lost: the case system said “received” and "
+              "did not store {them}"),
+    "SOR-2": (None, "the case system said “received” before a report was safely stored, so "
+              "a crash at that moment loses it"),
+    "SOR-4": ("CORRUPTED", "{n} of {total} reports {were} stored with content that differs "
+              "from what was sent"),
+    "SOR-3": ("DUPLICATED", "{n} of {total} reports {were} stored more than once"),
+    "SOR-5": (None, "the case system failed to store reports without saying so, and the "
+              "portal found out only from its own deadline, days later"),
+    "SOR-6": (None, "invalid or damaged reports were not refused properly: they were stored, "
+              "dropped without a reason, or crashed the case system"),
+    "SOR-7": ("UNRESOLVED", "{n} of {total} reports {were} neither stored nor sent by letter "
+              "in time"),
+    "SOR-8": ("PHANTOM", "{n} record{s} appeared in the case system for reports nobody sent"),
+}  # fmt: skip
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' * (n != 1)}"
+
+
+def summary_sentence(report: Mapping[str, Any]) -> str:
+    """One sentence that says what the run found, for a reader who reads nothing else."""
+    outcomes = report["outcomes"]
+    total = sum(outcomes.values())
+    failed = [c for c in report["clauses"] if c["verdict"] == "fail"]
+    if failed:
+        ranked = sorted(
+            failed, key=lambda c: list(BROKEN).index(c["id"]) if c["id"] in BROKEN else len(BROKEN)
+        )
+        first = ranked[0]
+        outcome, text = BROKEN.get(first["id"], (None, ""))
+        n = outcomes.get(outcome, 0) if outcome else 0
+        if not text or (outcome and not n):
+            text = f"the contract's clause {first['id']} ({first.get('title', '')}) was broken"
+        one = n == 1
+        sentence = text.format(
+            n=f"{n:,}",
+            total=f"{total:,}",
+            were="was" if one else "were",
+            them="it" if one else "them",
+            s="" if one else "s",
+        )
+        others = [c["id"] for c in ranked[1:]]
+        if others:
+            more = f"{len(others)} more clause{'s' * (len(others) != 1)}"
+            sentence += f"; {more} broke too ({', '.join(others)})"
+        return sentence[0].upper() + sentence[1:] + "."
+    unmet = [p for sc in report.get("scenarios", []) for p in sc["problems"]]
+    if unmet:
+        return f"The run did not meet what its scenario expects: {unmet[0]}."
+    words = {"STORED": "stored", "FALLBACK": "sent by letter", "REJECTED": "refused with a reason"}
+    legal = [f"{outcomes[k]:,} {w}" for k, w in words.items() if outcomes.get(k)]
+    fired = [f for f in report["faults"].values() if f["fired"]]
+    sentence = (
+        f"All {total:,} reports in {_count(report['examples_run'], 'simulated run')} ended "
+        f"safely ({', '.join(legal)}), with {_count(sum(f['fired'] for f in fired), 'fault')} "
+        f"of {_count(len(fired), 'kind')} injected"
+    )
+    missing = [c["id"] for c in report["clauses"] if c["verdict"] == "not-exercised"]
+    if missing:
+        sentence += f"; {', '.join(missing)} could not be tested by this run"
+    return sentence + "."
 
 
 def _verdict(report: Mapping[str, Any]) -> str:
@@ -100,7 +198,7 @@ def _verdict(report: Mapping[str, Any]) -> str:
     contract = report["contract"]
     partial = ""
     ran = [f["family"] for f in report["families"]]
-    if sorted(ran) != sorted(FAMILIES):
+    if sorted(ran) != sorted(FAMILIES) and not report.get("scenarios"):
         partial = (
             f'<p class="note">This is a partial (shard) report: it covers the clause families '
             f"{e(', '.join(ran))} only. Merge it with the other shards (<code>harness merge"
@@ -109,7 +207,8 @@ def _verdict(report: Mapping[str, Any]) -> str:
     return (
         f'<header class="banner {e(report["verdict"])}"><p class="kicker">Conformance report · '
         f"contract {e(contract['name'])} {e(contract['version'])}</p>"
-        f'<h1 id="verdict">{head}</h1><p>{e(text)}</p>'
+        f'<h1 id="verdict">{head}</h1><p id="summary" class="summary">'
+        f"{e(summary_sentence(report))}</p><p>{e(text)}</p>"
         f"<p>Target: <code>{e(report['target']['spec'])}</code></p>"
         f"{_isolation(report)}</header>{partial}"
     )
@@ -134,12 +233,31 @@ def _isolation(report: Mapping[str, Any]) -> str:
     )
 
 
+def adapter_words(adapter: Mapping[str, Any] | None) -> str:
+    """Which code the verdict is about: file, SHA-256, package version, commit."""
+    if not adapter:
+        return "not recorded"
+    parts = []
+    if adapter.get("file"):
+        parts.append(f"file <code>{e(adapter['file'])}</code>")
+    if adapter.get("sha256"):
+        parts.append(f"SHA-256 <code>{e(adapter['sha256'].removeprefix('sha256:'))}</code>")
+    if adapter.get("package"):
+        parts.append(f"package {e(adapter['package']['name'])} {e(adapter['package']['version'])}")
+    vcs = adapter.get("vcs")
+    if vcs:
+        changed = ", <b>with changes not committed</b>" if vcs["modified"] else ""
+        parts.append(f"git commit <code>{e(vcs['commit'][:12])}</code>{changed}")
+    return "; ".join(parts) or "not found"
+
+
 def _facts(report: Mapping[str, Any]) -> str:
     sig = report.get("signature")
     signed = f"Ed25519, key <code>{e(sig['fingerprint'])}</code>" if sig else "not signed"
     options = report["target"]["options"]
     rows = [
         ("Target", f"<code>{e(report['target']['spec'])}</code>"),
+        ("Adapter", adapter_words(report["target"].get("adapter"))),
         (
             "Target options",
             ", ".join(f"<code>{e(k)}={e(v)}</code>" for k, v in options.items()) or "none",
@@ -211,6 +329,32 @@ def _clauses(report: Mapping[str, Any]) -> str:
     )
 
 
+def outcome_bar(counts: Mapping[str, int]) -> str:
+    """Every report as a share of one bar, coloured by how it ended, with a legend."""
+    total = sum(counts.values())
+    if not total:
+        return '<p class="note">No report was generated.</p>'
+    spans, legend = [], []
+    for name in OUTCOMES:
+        n = counts.get(name, 0)
+        if not n:
+            continue
+        colour = OUTCOME_COLOURS[name]
+        share = 100 * n / total
+        spans.append(
+            f'<span style="width:{share:.2f}%;background:{colour}" title="{e(name)}: {n}"></span>'
+        )
+        legend.append(
+            f'<li><span class="sw" style="background:{colour}"></span><b>{e(name)}</b> '
+            f"{n:,} ({share:.0f}%)</li>"
+        )
+    label = ", ".join(f"{name} {counts[name]}" for name in OUTCOMES if counts.get(name))
+    return (
+        f'<div class="bar" role="img" aria-label="{e(label)}">{"".join(spans)}</div>'
+        f'<ul class="legend">{"".join(legend)}</ul>'
+    )
+
+
 def _outcomes(report: Mapping[str, Any]) -> str:
     counts = report["outcomes"]
     rows = "".join(
@@ -226,26 +370,137 @@ def _outcomes(report: Mapping[str, Any]) -> str:
     return (
         '<section id="outcomes"><h2>What happened to the reports</h2><p>Every generated '
         "report must end STORED, FALLBACK or REJECTED; the other outcomes are violations.</p>"
+        f"{outcome_bar(counts)}"
         "<table><thead><tr><th>Outcome</th><th>Meaning</th><th>Reports</th></tr></thead>"
         f"<tbody>{rows}{warns}</tbody></table></section>"
     )
 
 
+def uses_http(report: Mapping[str, Any]) -> bool:
+    """Whether the adapter made any HTTP call: each call passes an HTTP injection point."""
+    return any(f["reached"] for name, f in report["faults"].items() if name.startswith("http."))
+
+
+def _coverage(name: str, f: Mapping[str, int], http: bool) -> tuple[str, str]:
+    """(css class, plain words) of one injection point's coverage."""
+    if name.startswith("http.") and not http:
+        return "t-na", "not applicable: the adapter uses no HTTP"
+    if f["fired"]:
+        return "t-fired", f"injected {f['fired']:,} time{'s' * (f['fired'] != 1)}"
+    if f["reached"]:
+        return "t-reached", f"reached {f['reached']:,} times, never injected"
+    return "t-missed", "never reached: not tested"
+
+
+GROUPS = (
+    ("storage.", "Storage (the adapter's database)"),
+    ("transport.", "Transport (messages in Fiks IO)"),
+    ("case_system.", "Crashes and clock of the case system"),
+    ("http.", "HTTP calls (send API, document store)"),
+)
+
+
+def _what(name: str) -> str:
+    return POINTS[name].description if name in POINTS else name
+
+
+def fault_tiles(report: Mapping[str, Any]) -> str:
+    """Every injection point as a tile, grouped: green injected, amber reached only,
+    red never reached, grey not applicable."""
+    http = uses_http(report)
+    faults = report["faults"]
+    out = []
+    out.append(
+        '<ul class="legend"><li><span class="sw t-fired"></span>injected</li>'
+        '<li><span class="sw t-reached"></span>reached, never injected</li>'
+        '<li><span class="sw t-missed"></span>never reached: not tested</li>'
+        + ('<li><span class="sw t-na"></span>not applicable</li>' if not http else "")
+        + "</ul>"
+    )
+    for prefix, title in GROUPS:
+        names = [n for n in faults if n.startswith(prefix)]
+        if not names:
+            continue
+        if prefix == "http." and not http:
+            out.append(
+                f'<h3>{e(title)}</h3><div class="tiles"><div class="tile t-na"><b>'
+                f"{len(names)} HTTP injection points</b>not applicable: the adapter makes no "
+                "HTTP call</div></div>"
+            )
+            continue
+        tiles = "".join(
+            f'<div class="tile {cls}" title="{e(_what(name))}">'
+            f"<b>{e(name.removeprefix(prefix))}</b>{e(words)}</div>"
+            for name in names
+            for cls, words in [_coverage(name, faults[name], http)]
+        )
+        out.append(f'<h3>{e(title)}</h3><div class="tiles">{tiles}</div>')
+    return "".join(out)
+
+
 def _faults(report: Mapping[str, Any]) -> str:
     faults = report["faults"]
-    hit = sum(1 for f in faults.values() if f["fired"])
+    http = uses_http(report)
+    applicable = {n: f for n, f in faults.items() if http or not n.startswith("http.")}
+    hit = sum(1 for f in applicable.values() if f["fired"])
+    na = len(faults) - len(applicable)
+
+    def cells(name: str, f: Mapping[str, int]) -> str:
+        if name in applicable:
+            return f'<td class="n">{e(f["reached"])}</td><td class="n">{e(f["fired"])}</td>'
+        return '<td colspan="2" class="na">not applicable</td>'
+
     rows = "".join(
         f"<tr><td><code>{e(name)}</code></td>"
-        f"<td>{e(POINTS[name].description if name in POINTS else '')}</td>"
-        f'<td class="n">{e(f["reached"])}</td><td class="n">{e(f["fired"])}</td></tr>'
+        f"<td>{e(POINTS[name].description if name in POINTS else '')}</td>{cells(name, f)}</tr>"
         for name, f in faults.items()
     )
+    not_applicable = (
+        f" The {na} HTTP points are not applicable: this adapter makes no HTTP call." if na else ""
+    )
     return (
-        f'<section id="faults"><h2>Faults injected</h2><p>{hit} of {len(faults)} injection '
-        "points fired. <i>Reached</i>: how often a run passed the point; <i>fired</i>: how "
-        "often a fault was injected there.</p><table><thead><tr><th>Injection point</th>"
-        "<th>What it simulates</th><th>Reached</th><th>Fired</th></tr></thead>"
+        f'<section id="faults"><h2>Faults injected</h2><p>Faults fired at {hit} of '
+        f"{len(applicable)} injection points that apply to this adapter.{not_applicable} "
+        "<i>Reached</i>: how often a run passed the point; <i>fired</i>: how often a fault "
+        f"was injected there.</p>{fault_tiles(report)}<table><thead><tr><th>Injection point"
+        "</th><th>What it simulates</th><th>Reached</th><th>Fired</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _history(text: str) -> tuple[History, list[Any]]:
+    raw = json.loads(text)
+    history = History.from_json(raw.get("history") or [])
+    return history, check(history).violations
+
+
+def _roles(report: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Counterexample file -> what it is the counterexample of."""
+    roles: dict[str, list[str]] = {name: [] for name in report["files"]}
+    unshrunk: dict[str, list[str]] = {}
+    for fam in report["families"]:
+        if fam["counterexample"]:
+            roles.setdefault(fam["counterexample"], []).append(f"the {fam['family']} search's")
+        for clause, name in fam["also_failed"].items():
+            unshrunk.setdefault(name, []).append(clause)
+    for name, clauses in unshrunk.items():
+        roles.setdefault(name, []).append(
+            f"the smallest unshrunk example breaking {', '.join(dict.fromkeys(clauses))}"
+        )
+    return roles
+
+
+def _file_list(report: Mapping[str, Any]) -> str:
+    redacted = report["target"]["redacted_options"]
+    items = "".join(
+        f"<li><code>{e(name)}</code>: {e('; '.join(dict.fromkeys(roles)) or 'counterexample')}"
+        f" · replay: <code>{e(replay_command(name, redacted))}</code></li>"
+        for name, roles in sorted(_roles(report).items())
+    )
+    return (
+        f'<h3 id="files">Counterexample files ({len(report["files"])})</h3>'
+        "<p>Every file beside this report; each replays exactly with the command shown.</p>"
+        f'<ul class="files">{items}</ul>'
     )
 
 
@@ -256,27 +511,37 @@ def _counterexamples(report: Mapping[str, Any], files: Mapping[str, str]) -> str
         if cx is None or cx["file"] in shown:
             continue
         shown.append(cx["file"])
-    if not shown:
+    if not shown and not report["files"]:
         return ""
     redacted = report["target"]["redacted_options"]
     parts = [
         '<section id="counterexamples"><h2>Counterexamples</h2>'
-        "<p>The smallest run found that breaks each failing clause, event by event in "
-        "simulated time; the lines marked <code>^^^</code> are where the contract broke."
-        "</p>"
+        "<p>The smallest run found that breaks each failing clause, drawn as a sequence: "
+        "the portal, the transport and the case system side by side, simulated time running "
+        "down the page, an arrow for every message. A red band marks where the contract "
+        "broke; red marks are faults the harness injected.</p>"
     ]
     for name in shown:
+        if name not in files:
+            parts.append(f'<p class="note">File <code>{e(name)}</code> is missing.</p>')
+            continue
         raw = json.loads(files[name])
         how = "shrunk to its smallest form" if raw.get("shrunk") else "not shrunk"
         plan = raw["plan"]
-        lines = timeline(files[name])
+        history, violations = _history(files[name])
+        title = f"{', '.join(raw['clauses'])} · {raw['family']} family"
+        n_rep, n_fault = len(plan["reports"]), len(plan["faults"]) + len(plan.get("windows", []))
+        lines = render(history.events, violations)
         parts.append(
-            f"<h3>{e(', '.join(raw['clauses']))} · {e(raw['family'])} family</h3>"
-            f"<p>{len(plan['reports'])} report(s), {len(plan['faults'])} fault(s), {how}. "
+            f'<h3 class="cx">{e(title)}</h3>'
+            f"<p>{_count(n_rep, 'report')}, {_count(n_fault, 'fault')}, {how}. "
             f"File <code>{e(name)}</code>; replay it with "
             f"<code>{e(replay_command(name, redacted))}</code></p>"
-            f"<pre>{e(chr(10).join(lines))}</pre>"
+            f"{sequence_svg(history.events, violations, title)}"
+            f"<details><summary>The same run as an event log</summary>"
+            f"<pre>{e(chr(10).join(lines))}</pre></details>"
         )
+    parts.append(_file_list(report))
     parts.append("</section>")
     return "".join(parts)
 

@@ -37,6 +37,50 @@ def _describe(e: Event) -> str:
     return " ".join([e.kind, *parts])
 
 
+def focus(
+    events: list[Event], violations: list[Violation], most_reports: int | None = 3
+) -> tuple[list[Event], list[Violation], str | None]:
+    """The events worth showing: all of them, or, for a run of more reports than
+    `most_reports` (a scenario's, say), the first violated report's, with a note on
+    how much was left out. Violations' event indexes point into the events returned."""
+    labels = _labels(events)
+    if most_reports is None or len(labels) <= most_reports or not violations:
+        return events, violations, None
+    key = violations[0].key
+    picked = [i for i, e in enumerate(events) if e.report in (key, None)]
+    moved = {old: new for new, old in enumerate(picked)}  # marks point into the full list
+    kept = [
+        replace(v, event=moved.get(v.event) if v.event is not None else None)
+        for v in violations
+        if v.key == key
+    ]
+    others = len({v.key for v in violations} - {key})
+    note = (
+        f"only {labels.get(key or '', 'one report')} of {len(labels)} reports shown; "
+        f"{others} other report(s) broke the contract too"
+    )
+    return [events[i] for i in picked], kept, note
+
+
+def marks(events: list[Event], violations: list[Violation]) -> dict[int, list[Violation]]:
+    """Event index -> the violations to show after it. A violation no single event shows
+    is marked at its report's last event before it."""
+    out: dict[int, list[Violation]] = {}
+    for v in violations:
+        at = v.event
+        if at is None:
+            at = max(
+                (
+                    i
+                    for i, e in enumerate(events)
+                    if e.t <= v.t and (v.key is None or e.report == v.key)
+                ),
+                default=len(events) - 1,
+            )
+        out.setdefault(at, []).append(v)
+    return out
+
+
 def render(
     events: list[Event], violations: list[Violation], most_reports: int | None = 3
 ) -> list[str]:
@@ -46,42 +90,16 @@ def render(
     only the first violated report's events, and says how much it left out.
     """
     labels = _labels(events)
-    if most_reports is not None and len(labels) > most_reports and violations:
-        focus = violations[0].key
-        picked = [i for i, e in enumerate(events) if e.report in (focus, None)]
-        moved = {old: new for new, old in enumerate(picked)}  # marks point into the full list
-        kept = [
-            replace(v, event=moved.get(v.event) if v.event is not None else None)
-            for v in violations
-            if v.key == focus
-        ]
-        shown = render([events[i] for i in picked], kept, None)
-        others = len({v.key for v in violations} - {focus})
-        return [
-            *shown,
-            f"{'':>16}  (only {labels.get(focus or '', 'one report')} of "
-            f"{len(labels)} reports shown; {others} other report(s) broke "
-            "the contract too)",
-        ]
-    marks: dict[int, list[Violation]] = {}
-    for v in violations:
-        at = v.event
-        if at is None:  # no single event shows it: mark the report's last event before then
-            at = max(
-                (
-                    i
-                    for i, e in enumerate(events)
-                    if e.t <= v.t and (v.key is None or e.report == v.key)
-                ),
-                default=len(events) - 1,
-            )
-        marks.setdefault(at, []).append(v)
+    shown, kept, note = focus(events, violations, most_reports)
+    marked = marks(shown, kept)
     lines = []
-    for i, e in enumerate(events):
-        if (e.component, e.kind) in _QUIET and i not in marks:
+    for i, e in enumerate(shown):
+        if (e.component, e.kind) in _QUIET and i not in marked:
             continue
         who = labels.get(e.report or "", (e.report or "")[:8])
         lines.append(f"{fmt_t(e.t):>16}  {e.component:<11}  {who:<9}  {_describe(e)}")
-        for v in marks.get(i, []):
+        for v in marked.get(i, []):
             lines.append(f"{'':>16}  {'^^^':<11}  {v.clause:<9}  {v.message}")
+    if note is not None:
+        lines.append(f"{'':>16}  ({note})")
     return lines
