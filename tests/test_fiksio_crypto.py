@@ -217,8 +217,11 @@ def test_a_one_byte_change_is_refused_by_an_openssl_receiver_too(
 ) -> None:
     package = Portal(pki).seal_for_service(FILES)
     n = len(package)
-    # the header, the encrypted key, the IV, the first, a middle and the last block
-    for at in (3, 40, 300, n // 3, n // 2, (2 * n) // 3, n - 20, n - 1):
+    # The structure, the encrypted key, and the content (a file's data: its CRC breaks).
+    # Not the last blocks: AES-CBC has no MAC, so a change there leaves a zip directory
+    # garbled in a way OpenSSL plus a lenient zip reader may accept (1 time in ~256,
+    # seen); the harness checks the directory and refuses those too (test above).
+    for at in (3, 40, 300, n // 3, n // 2, (2 * n) // 3):
         assert openssl_opens(flipped(package, at), keys, tmp_path / f"at-{at}") is None, at
 
 

@@ -164,6 +164,10 @@ def handle(ch, method, props, body: bytes) -> None:
     CURRENT = h
     if BUG == "ack-first":
         ch.basic_ack(method.delivery_tag)
+        # A synchronous round trip on the same channel: when its answer comes, the broker
+        # has taken the ack (frames of a channel are handled in order). Without it a kill
+        # a moment later can beat the ack to the broker, and the bug goes unseen.
+        ch.basic_qos(prefetch_count=10)
     if "dokumentlager-id" in h:
         url = f"{ENV['HARNESS_DOKUMENTLAGER_URL']}/{h['dokumentlager-id']}"
         body = requests.get(url, headers=auth(), timeout=10).content
