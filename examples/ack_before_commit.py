@@ -39,6 +39,8 @@ class EagerAckCaseSystem:
         channel.ack()  # the bug: "we have it now"
         try:
             json.loads(message.files[REPORT_JSON])
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             self.db.execute(
                 "INSERT OR IGNORE INTO innkommende VALUES (?, ?, ?)",
                 (

@@ -40,6 +40,8 @@ class HashKeyCaseSystem:
         body = message.files[REPORT_JSON]
         try:
             json.loads(body)
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             self.db.execute(
                 "INSERT OR IGNORE INTO arkiv VALUES (?, ?, ?, ?)",  # the bug: content as key
                 (

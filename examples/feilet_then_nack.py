@@ -42,6 +42,8 @@ class NackingCaseSystem:
             report_id = message.headers[BEKYMRINGSMELDING_ID]
             body, pdf = message.files[REPORT_JSON], message.files[REPORT_PDF]
             json.loads(body)
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             if not self.find(report_id):
                 self.db.execute("INSERT INTO bekymring VALUES (?, ?, ?)", (report_id, body, pdf))
                 self.db.commit()

@@ -70,6 +70,8 @@ class HttpCaseSystem:
             return  # a redelivery of a stored report skips to the reply
         files = self._payload(message)
         json.loads(files.get(REPORT_JSON, b""))  # a damaged report is refused
+        if not files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+            raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
         with self.db:  # one transaction: a failed commit leaves nothing behind
             self.db.execute(
                 "INSERT OR IGNORE INTO reports VALUES (?, ?, ?)",

@@ -1,11 +1,11 @@
 """Swallows a failed download: the report is stored without its PDF, and confirmed.
 
 `http_case_system.py` with one change: its download helper logs an HTTP error
-and returns an empty file instead of raising ("the attachment is not
-essential"). The report JSON is parsed before storing, so a failed JSON
-download still ends in `feilet`; a failed PDF download is stored empty and
-answered `mottatt`, and the portal switches off its paper fallback for a report
-that lost its content (SOR-4).
+and returns a placeholder document instead of raising ("the attachment is not
+essential, the case worker can ask for it"). The report JSON is parsed before
+storing, so a failed JSON download still ends in `feilet`; a failed PDF download
+is stored as the placeholder and answered `mottatt`, and the portal switches off
+its paper fallback for a report that lost its content (SOR-4).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from http_case_system import TIMEOUT, HttpCaseSystem
 from harness import CaseSystemEnv
 
 EXPECTS = {"SOR-4"}
+PLACEHOLDER = b"%PDF-1.4\n% vedlegget kunne ikke hentes\n%%EOF\n"
 
 
 class ForgivingCaseSystem(HttpCaseSystem):
@@ -28,8 +29,8 @@ class ForgivingCaseSystem(HttpCaseSystem):
             r = self.session.get(f"{self.http.documents_url}/{doc_id}/{name}", timeout=TIMEOUT)
             r.raise_for_status()
         except requests.RequestException as exc:
-            self.log.append(f"nedlasting av {name} feilet: {exc}")  # the bug: logged, then empty
-            return b""
+            self.log.append(f"nedlasting av {name} feilet: {exc}")
+            return PLACEHOLDER  # the bug: logged, and a stand-in stored as the document
         return self._verified(name, r)
 
 

@@ -33,6 +33,8 @@ class InMemoryCaseSystem:
     def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
         try:
             json.loads(message.files[REPORT_JSON])
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
         except ValueError as exc:
             channel.reply(FEILET, feilmelding(str(exc)))
             channel.ack()

@@ -37,6 +37,8 @@ class TwoStepCaseSystem:
         report_id = message.headers[BEKYMRINGSMELDING_ID]
         try:
             json.loads(message.files[REPORT_JSON])
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             if not self.db.execute("SELECT 1 FROM sak WHERE id = ?", (report_id,)).fetchone():
                 self.db.execute(
                     "INSERT INTO sak VALUES (?, ?)", (report_id, message.files[REPORT_JSON])

@@ -38,6 +38,8 @@ class TimestampKeyCaseSystem:
     def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
         try:
             body = json.loads(message.files[REPORT_JSON])
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             key = f"{body['kommunenummer']}/{body['sendingstidspunkt']}"  # the bug
             self.db.execute(
                 "INSERT OR IGNORE INTO bm VALUES (?, ?, ?, ?)",

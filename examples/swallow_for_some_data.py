@@ -38,6 +38,8 @@ class Latin1TitleCaseSystem:
     def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
         try:
             body = json.loads(message.files[REPORT_JSON])
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             title = f"{body['bydelsnavn']}: {body['kommunenavn']}".encode("latin-1")
             self.db.execute(
                 "INSERT OR IGNORE INTO sak VALUES (?, ?, ?, ?)",

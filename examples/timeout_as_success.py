@@ -37,6 +37,8 @@ class OptimisticCaseSystem:
     def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
         try:
             json.loads(message.files[REPORT_JSON])
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             self.db.execute(
                 "INSERT OR IGNORE INTO melding VALUES (?, ?, ?)",
                 (

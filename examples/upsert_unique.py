@@ -53,6 +53,8 @@ class VerifyingCaseSystem:
         pdf = message.files.get(REPORT_PDF, b"")
         try:
             json.loads(body)
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             with self.db:  # one transaction: both rows or neither
                 self.db.execute(
                     "INSERT INTO rapport VALUES (?, ?) ON CONFLICT(id) DO NOTHING",

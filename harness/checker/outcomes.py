@@ -51,6 +51,7 @@ class ReportFacts:
     got_mottatt: bool = False
     deliveries: int = 0
     malformed_delivered: bool = False
+    incomplete: bool = False  # accepted without a usable PDF: every delivery is malformed
     damaged: set[str] = field(default_factory=set)  # digests of its content as damaged in transit
     current: Delivery | None = None
     crashed_on_malformed: bool = False
@@ -134,6 +135,9 @@ class FactsBuilder:
 # and a look-up rules them out at once instead of after every pattern.
 def _accept(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
     r.submission, r.accepted_at, r.digest = d.get("submission"), t, d.get("digest")
+    if d.get("incomplete"):  # invalid for the case system: storing it as sent is storing bad input
+        r.incomplete = True
+        r.damaged.add(str(r.digest))
 
 
 def _reject(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
@@ -163,7 +167,7 @@ def _receipt(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
 def _deliver(r: ReportFacts, t: int, d: Mapping[str, Any], i: int) -> None:
     r.end_delivery()
     r.deliveries += 1
-    r.current = Delivery(malformed=bool(d.get("malformed")))
+    r.current = Delivery(malformed=bool(d.get("malformed")) or r.incomplete)
     r.malformed_delivered |= r.current.malformed
 
 

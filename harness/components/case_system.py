@@ -42,8 +42,8 @@ class ReferenceCaseSystem:
         report_id = message.headers.get(BEKYMRINGSMELDING_ID)
         body = message.files.get(REPORT_JSON)
         pdf = message.files.get(REPORT_PDF)
-        if not report_id or body is None or pdf is None:
-            self._refuse(channel, "meldingen mangler bekymringsmelding-id eller filer")
+        if not report_id or body is None or not pdf:  # an empty PDF is no PDF
+            self._refuse(channel, "meldingen mangler bekymringsmelding-id, JSON eller PDF")
             return
         if self._stored(report_id):  # a redelivery or a resend: stored already, say so again
             channel.reply(MOTTATT)

@@ -12,6 +12,7 @@ from harness.components.protocols import (
     KLIENTMELDING_ID,
     MOTTATT,
     REPORT_JSON,
+    REPORT_PDF,
     REPORT_TYPES,
     SERVERFEIL,
     SVAR_TIL,
@@ -60,6 +61,18 @@ def rejection_of(sub: Submission) -> Rejection | None:
     return None
 
 
+def incomplete(files: Mapping[str, bytes]) -> str | None:
+    """What a package the portal sends lacks for a case system to store it whole: the
+    PDF rendering, empty or missing (the portal's own rendering failed upstream). The
+    portal still sends it, as a real one would; the case system must refuse it."""
+    pdf = files.get(REPORT_PDF)
+    if pdf is None:
+        return f"the package has no {REPORT_PDF}"
+    if not pdf:
+        return f"{REPORT_PDF} is empty"
+    return None
+
+
 @dataclass
 class _Report:
     report_id: str
@@ -98,6 +111,7 @@ class Portal:
             return
         rep = _Report(sim.loop.new_id(), sim.loop.new_id(), sub)
         self.reports[rep.report_id] = rep
+        lacking = incomplete(sub.files)
         sim.record(
             PORTAL,
             "accept",
@@ -106,6 +120,7 @@ class Portal:
             meldingstype=sub.meldingstype,
             digest=content_digest(sub.files, sim.digests),
             **({"data": sub.spec.data} if sub.spec.data else {}),
+            **({"incomplete": lacking} if lacking else {}),
         )
         self._set(rep, PortalState.AKSEPTERT)
         self._send_to_case_system(rep)

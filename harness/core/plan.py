@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from harness.core.faults import POINTS, Fault
 from harness.core.timing import Timing
+from harness.core.wire import EPOCH_AT
 from harness.core.workload import ReportSpec
 
 
@@ -36,15 +38,32 @@ class Plan:
     faults: tuple[Fault, ...] = ()
     windows: tuple[Window, ...] = ()
     deadline: int | None = None  # the portal's own deadline in ms, when a scenario sets one
+    # The local moment virtual time 0 stands for (ISO 8601 with its offset), when not
+    # wire.EPOCH: plans with a report of the night the clocks go back start in that night.
+    start: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None:
+            moment = datetime.fromisoformat(self.start)  # ValueError names a bad one
+            if moment.tzinfo is None:
+                raise ValueError(f"plan start {self.start!r} needs its offset, e.g. +02:00")
+
+    @property
+    def clock_start(self) -> datetime:
+        """The aware moment of virtual time 0."""
+        return EPOCH_AT if self.start is None else datetime.fromisoformat(self.start)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "seed": self.seed,
             "reports": [_spec_json(r) for r in self.reports],
             "faults": [{"point": f.point, "nth": f.nth, "count": f.count} for f in self.faults],
             "windows": [{"point": w.point, "start": w.start, "end": w.end} for w in self.windows],
             "deadline": self.deadline,
         }
+        if self.start is not None:  # only then: older plans read and digest as they did
+            out["start"] = self.start
+        return out
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Plan:
@@ -61,6 +80,7 @@ class Plan:
                 for w in raw.get("windows", ())
             ),
             None if deadline is None else int(deadline),
+            None if raw.get("start") is None else str(raw["start"]),
         )
 
     @property

@@ -10,18 +10,19 @@ import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from typing import Any, overload
 
 from harness.core.hostile import apply_profile, pad_pdf, profile_rng
 from harness.core.wire import (
-    EPOCH,
+    EPOCH_AT,
     OFFENTLIG_V1,
     OFFENTLIG_V2,
     PRIVAT_V1,
     PRIVAT_V2,
     REPORT_JSON,
     REPORT_PDF,
+    local_time,
 )
 
 FORMS = {
@@ -113,16 +114,16 @@ def _address(rng: random.Random) -> dict[str, str]:
     }
 
 
-def report_body(spec: ReportSpec, rng: random.Random) -> dict[str, Any]:
+def report_body(spec: ReportSpec, rng: random.Random, start: datetime = EPOCH_AT) -> dict[str, Any]:
     number, district = rng.choice(_DISTRICTS)
-    seconds = spec.at // 1000
+    sent = local_time(start, spec.at - spec.at % 1000)
     body: dict[str, Any] = {
         "kommunenummer": "4601",
         "kommunenavn": "Bergen",
         "bydelsnummer": number,
         "bydelsnavn": district,
         # Local time without an offset, as the real portal sends it.
-        "sendingstidspunkt": (EPOCH + timedelta(seconds=seconds)).isoformat(timespec="seconds"),
+        "sendingstidspunkt": sent.isoformat(timespec="seconds"),
         "leveringskanal": "Fagsystem",
     }
     text = f"Bekymring nr. {rng.randint(1, 10**6)}: barnet virker redd."
@@ -172,11 +173,14 @@ def report_body(spec: ReportSpec, rng: random.Random) -> dict[str, Any]:
     return body
 
 
-def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
+def make_submission(
+    index: int, spec: ReportSpec, seed: int, start: datetime = EPOCH_AT
+) -> Submission:
+    """Submission `index` of a plan; `start` is the local moment of virtual time 0."""
     rng = profile_rng(spec.data, seed, index)
-    body = report_body(spec, rng)
+    body = report_body(spec, rng, start)
     if spec.data is not None:
-        body = apply_profile(body, spec.data)
+        body = apply_profile(body, spec.data, rng)
     body.update(spec.fields)
     meldingstype = spec.meldingstype
     if spec.defect == "missing_melding":
@@ -197,6 +201,10 @@ def make_submission(index: int, spec: ReportSpec, seed: int) -> Submission:
         pdf = pad_pdf(pdf, len(raw), MAX_PACKAGE_BYTES)
     if spec.defect == "oversized":
         pdf += bytes(MAX_PACKAGE_BYTES)  # the package ends just over the 5 MB limit
+    if spec.data == "empty_pdf":
+        pdf = b""
+    if spec.data == "missing_pdf":
+        return Submission(index, meldingstype, {REPORT_JSON: raw}, spec)
     return Submission(index, meldingstype, {REPORT_JSON: raw, REPORT_PDF: pdf}, spec)
 
 

@@ -13,12 +13,11 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 from harness.components.protocols import (
     BEKYMRINGSMELDING_ID,
-    EPOCH,
     MOTTATT,
     CaseSystem,
     CaseSystemEnv,
@@ -32,6 +31,7 @@ from harness.components.protocols import (
 from harness.core.digest import content_digest
 from harness.core.history import CASE_SYSTEM, HARNESS
 from harness.core.timing import HOUR
+from harness.core.wire import local_time
 from harness.sim.context import Sim
 from harness.sim.fresh_modules import FreshFactory, ModuleCopy
 from harness.sim.guard import AdapterHung, guarded
@@ -259,11 +259,11 @@ class CaseSystemSlot:
 
     def clock(self) -> datetime:
         """The running incarnation's clock (virtual local time, skewed by a fault)."""
-        return EPOCH + timedelta(milliseconds=self.sim.loop.now + self.skew)
+        return local_time(self.sim.start, self.sim.loop.now + self.skew)
 
     def run_clock(self) -> datetime:
         """The run's own clock, for the instances the harness builds to read records."""
-        return EPOCH + timedelta(milliseconds=self.sim.loop.now)
+        return local_time(self.sim.start, self.sim.loop.now)
 
     def _crash(self, report: str | None, cause: str, detail: str) -> None:
         if not self.dead:

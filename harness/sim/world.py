@@ -53,7 +53,8 @@ def simulate(
     if plan.deadline is not None:
         timing = replace(timing, deadline=plan.deadline)
     injector = Injector(plan.faults, plan.windows, lambda: loop.now)
-    sim = Sim(loop, History(sink=stream), injector, timing, None if stream else {})
+    digests: dict[bytes, bytes] | None = None if stream else {}
+    sim = Sim(loop, History(sink=stream), injector, timing, digests, plan.clock_start)
     storage = Storage()
     slot: CaseSystemSlot | None = None
     try:
@@ -75,7 +76,7 @@ def simulate(
         settler = None
         if stream is None:
             for index, spec in enumerate(plan.reports):
-                sub = make_submission(index, spec, plan.seed)
+                sub = make_submission(index, spec, plan.seed, sim.start)
                 loop.call_at(spec.at, lambda sub=sub: portal.submit(sub), first=True)  # type: ignore[misc]
         else:
             settler = Settler(sim, slot, portal.forget)
@@ -114,7 +115,7 @@ def _submit_in_turn(loop: EventLoop, portal: Portal, plan: Plan, index: int) -> 
     spec = plan.reports[index]
 
     def submit() -> None:
-        portal.submit(make_submission(index, spec, plan.seed))
+        portal.submit(make_submission(index, spec, plan.seed, plan.clock_start))
         _submit_in_turn(loop, portal, plan, index + 1)
 
     loop.call_at(spec.at, submit, first=True)

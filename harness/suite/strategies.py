@@ -14,9 +14,9 @@ from functools import cache
 from hypothesis import strategies as st
 
 from harness.core.faults import CATALOGUE, Fault
-from harness.core.hostile import DATA_PROFILES
+from harness.core.hostile import DATA_PROFILES, INCOMPLETE, clock_start
 from harness.core.plan import Plan
-from harness.core.timing import SECOND
+from harness.core.timing import HOUR, SECOND
 from harness.core.workload import DEFECTS, ReportSpec
 from harness.sim.documents import DOKUMENTLAGER
 
@@ -28,16 +28,20 @@ FAULT_POINTS = tuple(p.name for p in CATALOGUE)
 _WEIGHTED_POINTS = tuple(
     p.name for p in CATALOGUE if not p.name.startswith("http.") for _ in range(p.weight)
 )
-# Data profiles by weight, as points are: a package just under 5 MB costs as much to
-# run as thirty ordinary reports, and the sweep tries one on every run, so the search
-# draws it a third as often as the other profiles.
-_PROFILE_WEIGHT = {"near_limit": 1}
+# Data profiles by weight, as points are: a package just under 5 MB, or free text of
+# a mebibyte, costs as much to run as tens of ordinary reports, and the sweep tries
+# each on every run, so the search draws them a third as often as the other profiles.
+_PROFILE_WEIGHT = {"near_limit": 1, "long_text_1m": 1}
 _WEIGHTED_PROFILES = tuple(
     profile for profile in DATA_PROFILES for _ in range(_PROFILE_WEIGHT.get(profile, 3))
 )
+# Plans with invalid input also draw packages without a usable PDF, which the portal
+# sends and the case system must refuse.
+_INVALID_PROFILES = _WEIGHTED_PROFILES + tuple(p for p in INCOMPLETE for _ in range(3))
 # For an HTTP adapter, half the reports drawn with a data profile (a quarter of all)
 # travel through the document store instead.
 _HTTP_PROFILES = (DOKUMENTLAGER,) * len(_WEIGHTED_PROFILES) + _WEIGHTED_PROFILES
+_HTTP_INVALID_PROFILES = (DOKUMENTLAGER,) * len(_INVALID_PROFILES) + _INVALID_PROFILES
 _WEIGHTED_HTTP_POINTS = tuple(p.name for p in CATALOGUE for _ in range(p.weight))
 _HTTP_POINTS = tuple(
     p.name for p in CATALOGUE if p.name.startswith("http.") for _ in range(p.weight)
@@ -58,7 +62,9 @@ _FORMS = st.sampled_from(("privat", "offentlig"))
 _VERSIONS = st.sampled_from((2, 1))
 _DEFECT = st.none() | st.sampled_from(DEFECTS)
 _PROFILE = st.none() | st.sampled_from(_WEIGHTED_PROFILES)
+_INVALID_PROFILE = st.none() | st.sampled_from(_INVALID_PROFILES)
 _HTTP_PROFILE = st.none() | st.sampled_from(_HTTP_PROFILES)
+_HTTP_INVALID_PROFILE = st.none() | st.sampled_from(_HTTP_INVALID_PROFILES)
 _HTTP_ONLY_PROFILE = st.none() | st.sampled_from((DOKUMENTLAGER,))
 _SEEDS = st.integers(0, 2**16)
 _TWINS = st.sampled_from((False, False, False, True))
@@ -76,9 +82,12 @@ def report_specs(
     version = draw(_VERSIONS)
     defect = draw(_DEFECT) if invalid else None
     if http:  # as many choices as below: the shrinker deletes reports as easily
-        data = draw(_HTTP_PROFILE if hostile else _HTTP_ONLY_PROFILE)
+        if not hostile:
+            data = draw(_HTTP_ONLY_PROFILE)
+        else:
+            data = draw(_HTTP_INVALID_PROFILE if invalid else _HTTP_PROFILE)
     else:
-        data = draw(_PROFILE) if hostile else None
+        data = draw(_INVALID_PROFILE if invalid else _PROFILE) if hostile else None
     return ReportSpec(gap, form, version, defect, data)
 
 
@@ -112,13 +121,15 @@ def plans(
         specs[:2] = [replace(twin, at=specs[0].at), twin]
     at, timed = 0, []
     for spec in specs:
-        at += spec.at
+        # The second pass of 02:30 comes an hour after the report before it.
+        at += spec.at + (HOUR if spec.data == "dst_repeat" else 0)
         timed.append(replace(spec, at=at))
     chosen = [draw(faults((point,))) for point in always]
     chosen += draw(_fault_lists(_WEIGHTED_HTTP_POINTS if http else _WEIGHTED_POINTS, max_faults))
     if http and draw(st.integers(0, 3)):  # 3 plans in 4: one more fault, at an HTTP edge
         chosen.append(draw(faults(_HTTP_POINTS)))  # drawn last: dropping it shifts nothing
-    return Plan(seed, tuple(timed), tuple(dict.fromkeys(chosen)))
+    start = clock_start(spec.data for spec in timed)
+    return Plan(seed, tuple(timed), tuple(dict.fromkeys(chosen)), start=start)
 
 
 @cache

@@ -4,7 +4,9 @@ Most ways of losing a report need one fault at one step, on one ordinary report.
 Hypothesis draws such plans too, but only by chance; the sweep tries each of them
 on purpose, in a few milliseconds each: one plain report, two reports in the
 same second, byte-identical twins, every injection point struck at its first
-occurrence, each hostile data profile and each other form. Each plan is one or
+occurrence, each hostile data profile (long free text in both forms; 02:30 twice,
+an hour apart, in the night the clocks go back) and each other form, and each
+package without a usable PDF. Each plan is one or
 two reports and at most one fault, as small as shrinking makes a plan, and they
 run in the shrinker's order (plainest first, points in catalogue order), so a
 plan the sweep breaks needs no shrinking. The search then spends its budget on
@@ -16,8 +18,9 @@ from __future__ import annotations
 from functools import cache
 
 from harness.core.faults import CATALOGUE, Fault
-from harness.core.hostile import DATA_PROFILES
+from harness.core.hostile import DATA_PROFILES, INCOMPLETE, LONG_TEXT, clock_start
 from harness.core.plan import Plan
+from harness.core.timing import HOUR
 from harness.core.workload import FORMS, ReportSpec
 from harness.sim.documents import DOKUMENTLAGER
 
@@ -50,11 +53,26 @@ def sweep_plans(*, http: bool = False, always: tuple[str, ...] = ()) -> tuple[Pl
                 checklist.append(((plain,), (Fault(point.name, 0),)))
         else:
             checklist.append(((plain,), (Fault(point.name, 0),)))
-    checklist += [((ReportSpec(0, data=profile),), ()) for profile in DATA_PROFILES]
+    for profile in DATA_PROFILES:
+        if profile == "dst_repeat":  # 02:30 twice, an hour apart: CEST, then CET
+            first = ReportSpec(0, data="dst_fallback")
+            checklist.append(((first, ReportSpec(HOUR, "offentlig", data=profile)), ()))
+        else:
+            checklist.append(((ReportSpec(0, data=profile),), ()))
+        if profile in LONG_TEXT:  # offentlig has two free texts where privat has one
+            checklist.append(((ReportSpec(0, "offentlig", data=profile),), ()))
+    # Packages the portal sends without a usable PDF, inline: the case system must refuse.
+    checklist += [((ReportSpec(0, data=profile),), ()) for profile in INCOMPLETE]
     checklist += [((ReportSpec(0, *form),), ()) for form in FORMS if ReportSpec(0, *form) != plain]
     if http:
         checklist.append(((by_reference,), ()))
     plans = (
-        Plan(0, reports, tuple(dict.fromkeys(aimed + faults))) for reports, faults in checklist
+        Plan(
+            0,
+            reports,
+            tuple(dict.fromkeys(aimed + faults)),
+            start=clock_start(r.data for r in reports),
+        )
+        for reports, faults in checklist
     )
     return tuple(dict.fromkeys(plans))  # an aimed point struck anyway: that plan once
