@@ -1,6 +1,6 @@
 """HTTP edges: adapters that reply over the send API and download payloads, faulted.
 
-Everything is served in-process by `responses`; the network guard below makes any
+Everything is served in-process (harness/sim/http_doors.py); the network guard below makes any
 attempt to open a socket fail the test, so nothing here can leave the machine.
 """
 
@@ -228,7 +228,7 @@ def test_runs_with_http_faults_are_deterministic_across_processes() -> None:
 def test_adapters_without_http_never_reach_the_http_points() -> None:
     for path in sorted(EXAMPLES.glob("*.py")):
         factory = load_target(spec(path)).factory
-        assert uses_http(factory) == path.name.startswith("http_"), path.name
+        assert uses_http(factory) == path.name.startswith(("http_", "httpx_")), path.name
     familia = load_target(spec(EXAMPLES / "familia_2023.py")).factory
     for factory in (make_case_system, familia):
         assert not uses_http(factory)

@@ -99,7 +99,7 @@ def _no_timers(delay_ms: float, fn: Callable[[], object]) -> Timer:
 
 @dataclass(frozen=True)
 class HttpEndpoints:
-    """Where an adapter that uses `requests` reaches the simulated world over HTTP.
+    """Where an adapter that uses `requests` or `httpx` reaches the simulated world over HTTP.
 
     The hosts are fake and served inside the process: nothing goes on the network.
     `send_url` is the transport's send API (`POST`, multipart: a `metadata` part with

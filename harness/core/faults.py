@@ -106,7 +106,7 @@ CATALOGUE: tuple[InjectionPoint, ...] = (
         "case_system.crash.after_reply", "the case system crashes after replying, before it acks", 3
     ),
     _p("case_system.clock.skew", "a (re)started case system's clock runs 2 h behind the portal's"),
-    # HTTP edges, reached only by adapters that call the simulated APIs with `requests`
+    # HTTP edges, reached only by adapters that call the simulated APIs (requests, httpx)
     # (harness/sim/http_world.py). Appended, so the points above keep their places.
     *(
         _p(f"http.{endpoint}.{kind}", f"{what} ({call})", weight)

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
-from typing import Any
 
 from harness.sim.documents import repr_digest
 
@@ -40,7 +39,7 @@ class Request:
     path: str
     report: str | None  # the report it concerns, for the history
     apply: Callable[[], Answer]  # the server's effect
-    timeout: Any = None  # what the client passed to `requests` as `timeout=`
+    timeout: tuple[int | None, int | None] = (None, None)  # the client's (connect, read) ms
     extra: dict[str, object] = field(default_factory=dict)  # recorded with the request
 
 

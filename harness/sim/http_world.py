@@ -1,45 +1,39 @@
-"""HTTP as another door into the simulated world, served in-process with `responses`.
+"""HTTP as another door into the simulated world, served in-process.
 
-While a run is simulated, every request an adapter makes with `requests` is
-answered here, inside the one event loop: nothing is sent onto the network.
-A reply POSTed to the send API goes through the very channel `channel.reply`
-uses (durability probe, routing by svar-til, the crash point after a reply),
-and a payload sent by reference is downloaded from the document store. Faults
-of the plan strike at `http.<endpoint>.<kind>`; every request is an event of
-the history, with its method, path, outcome, fault, and whether the server had
-applied it. A URL the harness does not serve is recorded and answered with an
-error that names it and lists the endpoints that exist.
+While a run is simulated, every request an adapter makes with `requests` or with
+`httpx` (sync) is answered here, inside the one event loop: nothing is sent onto
+the network (http_doors.py puts each library's door in place). A reply POSTed to
+the send API goes through the very channel `channel.reply` uses (durability
+probe, routing by svar-til, the crash point after a reply), and a payload sent by
+reference is downloaded from the document store. Faults of the plan strike at
+`http.<endpoint>.<kind>`; every request is an event of the history, with its
+method, path, outcome, fault, and whether the server had applied it. A URL the
+harness does not serve is recorded and answered with an error that names it and
+lists the endpoints that exist.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import unquote, urlsplit
-
-import requests
-import responses
 
 from harness.components.protocols import HttpEndpoints
 from harness.core.history import HTTP
 from harness.sim.context import Sim
 from harness.sim.documents import DocumentStore
 from harness.sim.http_api import Answer, Request, document, ok_json, parse_send, problem
+from harness.sim.http_doors import DOORS, Refused, UnservedRequest, Wire
 from harness.sim.http_faults import strike_after, strike_before
 from harness.sim.storage import SimulatedCrash
 
 if TYPE_CHECKING:
     from harness.sim.case_slot import CaseSystemSlot
 
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-
-
-class UnservedRequest(requests.exceptions.ConnectionError):
-    """A request to a URL the harness does not serve (nothing left the process)."""
+__all__ = ["HttpWorld", "UnservedRequest", "offline"]
 
 
 def _where(url: str) -> tuple[str, str]:
@@ -51,56 +45,15 @@ def _where(url: str) -> tuple[str, str]:
     return f"{parts.scheme}://{host}{port}", parts.path or "/"
 
 
-Handler = Callable[[requests.PreparedRequest], tuple[int, dict[str, str], bytes]]
-
-
-class _Door:
-    """One `responses` mock for the process, started while something serves HTTP (a run,
-    say) and stopped after it, so `requests` is left alone outside. Building the mock
-    once keeps a run that makes no HTTP call as cheap as it was."""
-
-    def __init__(self) -> None:
-        self.mock: responses.RequestsMock | None = None
-        self.handlers: list[Handler] = []
-
-    @contextlib.contextmanager
-    def open(self, handler: Handler) -> Iterator[responses.RequestsMock]:
-        if self.mock is None:
-            self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-            for method in _METHODS:  # every URL, every method: _dispatch decides
-                self.mock.add_callback(method, re.compile(r".*"), callback=self._dispatch)
-        self.handlers.append(handler)
-        if len(self.handlers) == 1:
-            self.mock.start()
-        try:
-            yield self.mock
-        finally:
-            self.handlers.pop()
-            if not self.handlers:
-                self.mock.stop(allow_assert=False)
-
-    def _dispatch(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
-        if self.mock is not None:  # `responses` keeps every call, bodies too: keep none
-            self.mock.calls.reset()
-            for registered in self.mock.registered():
-                registered.calls.reset()
-        return self.handlers[-1](request)
-
-
-_DOOR = _Door()
-
-
 @contextlib.contextmanager
 def offline(why: str) -> Iterator[None]:
     """No HTTP at all: every request fails with a ConnectionError that says `why`."""
 
-    def refuse(request: requests.PreparedRequest) -> NoReturn:
-        base, path = _where(str(request.url))
-        raise requests.exceptions.ConnectionError(
-            f"harness: {request.method} {base}{path} was not sent: {why}", request=request
-        )
+    def refuse(wire: Wire) -> NoReturn:
+        base, path = _where(wire.url)
+        raise Refused(f"harness: {wire.method} {base}{path} was not sent: {why}")
 
-    with _DOOR.open(refuse):
+    with DOORS.open(refuse):
         yield
 
 
@@ -116,9 +69,18 @@ class HttpWorld:
         self._docs = _where(endpoints.documents_url.rstrip("/"))
         self._sent = 0  # replies sent over HTTP: their ids never draw on the run's random source
 
-    def serving(self) -> contextlib.AbstractContextManager[responses.RequestsMock]:
-        """While open, `requests` calls are answered by this world, in-process."""
-        return _DOOR.open(self._answer)
+    def serving(self) -> contextlib.AbstractContextManager[None]:
+        """While open, `requests` and `httpx` calls are answered by this world, in-process."""
+        return DOORS.open(self._answer, self.wait)
+
+    def wait(self, ms: int, wire: Wire, why: str) -> None:
+        """A client's back-off between retries: virtual time passes, and the timeline
+        says so."""
+        self._sim.loop.advance(ms)
+        _, path = _where(wire.url)
+        self._sim.record(
+            HTTP, "backoff", self._slot.report, method=wire.method, path=path, waited_ms=ms, why=why
+        )
 
     def describe(self) -> str:
         return (
@@ -128,29 +90,27 @@ class HttpWorld:
         )
 
     # -- one request ---------------------------------------------------------
-    def _answer(self, prepared: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+    def _answer(self, wire: Wire) -> Answer:
         slot = self._slot
         if slot.dead:  # a dead process sends nothing, even if it swallowed its crash
             raise SimulatedCrash("the case system is dead")
-        method = str(prepared.method or "GET")
-        base, path = _where(str(prepared.url))
+        method = wire.method
+        base, path = _where(wire.url)
         if slot.probing:
             self._sim.record(HTTP, "refused", slot.report, method=method, url=base + path)
-            raise requests.exceptions.ConnectionError(
+            raise Refused(
                 f"harness: {method} {base}{path} was not sent: the instance the harness builds "
                 "to read your records (durability check, reconciliation) gets no HTTP; read "
-                "from storage only in find() and records()",
-                request=prepared,
+                "from storage only in find() and records()"
             )
-        request = self._route(method, base, path, prepared)
+        request = self._route(method, base, path, wire)
         if request is None:
-            self._unserved(method, base + path, prepared)
-        request.timeout = getattr(prepared, "req_kwargs", {}).get("timeout")
-        answer = self._serve(request, prepared)
-        return answer.status, answer.headers, answer.body
+            self._unserved(method, base + path)
+        request.timeout = wire.timeout
+        return self._serve(request)
 
-    def _serve(self, request: Request, prepared: requests.PreparedRequest) -> Answer:
-        before = strike_before(self._sim, request, prepared, self._record)
+    def _serve(self, request: Request) -> Answer:
+        before = strike_before(self._sim, request, self._record)
         if before is not None:
             return before
         try:
@@ -161,7 +121,7 @@ class HttpWorld:
         if not answer.applied:
             self._record(request, False, status=answer.status)
             return answer
-        return strike_after(self._sim, request, answer, prepared, self._record)
+        return strike_after(self._sim, request, answer, self._record)
 
     def _record(self, request: Request, applied: bool, **data: object) -> None:
         self._sim.record(
@@ -175,21 +135,19 @@ class HttpWorld:
             **data,
         )
 
-    def _unserved(self, method: str, url: str, prepared: requests.PreparedRequest) -> NoReturn:
+    def _unserved(self, method: str, url: str) -> NoReturn:
         self._sim.record(HTTP, "unserved", self._slot.report, method=method, url=url)
-        raise UnservedRequest(
+        raise Refused(
             f"harness: {method} {url} is not served inside the simulation, and nothing was "
             f"sent onto the network. It serves {self.describe()}. Take the URLs from "
             "env.http (CaseSystemEnv.http), not from your own configuration.",
-            request=prepared,
+            unserved=True,
         )
 
     # -- routing ---------------------------------------------------------------
-    def _route(
-        self, method: str, base: str, path: str, prepared: requests.PreparedRequest
-    ) -> Request | None:
+    def _route(self, method: str, base: str, path: str, wire: Wire) -> Request | None:
         if (base, path.rstrip("/")) == (self._send[0], self._send[1].rstrip("/")):
-            return self._send_request(method, path, prepared)
+            return self._send_request(method, path, wire)
         prefix = self._docs[1] + "/"
         if base == self._docs[0] and path.startswith(prefix):
             doc_id, _, name = unquote(path.removeprefix(prefix)).partition("/")
@@ -197,14 +155,13 @@ class HttpWorld:
             return self._download_request(method, shown, doc_id, name)
         return None
 
-    def _send_request(self, method: str, path: str, prepared: requests.PreparedRequest) -> Request:
+    def _send_request(self, method: str, path: str, wire: Wire) -> Request:
         report = self._slot.report
         if method != "POST":
             answer = problem(405, "the send API takes POST", Allow="POST")
             return Request("send", method, path, report, lambda: answer)
-        raw = prepared.body if isinstance(prepared.body, bytes) else b""
         try:
-            meta = parse_send(prepared.headers.get("Content-Type", ""), raw)
+            meta = parse_send(wire.content_type, wire.body)
         except ValueError as exc:
             answer = problem(400, str(exc))
             return Request("send", method, path, report, lambda: answer)
