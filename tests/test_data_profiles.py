@@ -286,3 +286,18 @@ def test_the_one_line_fix_of_each_data_bug_passes(
 ) -> None:
     result = run_suite(SuiteConfig(target=one_line_fixed(tmp_path, name, bug, fix), seed=1))
     assert result.failed == []
+
+
+def test_counterexample_files_take_the_new_profiles_and_a_start() -> None:
+    from harness.report.counterexample import check_plan
+
+    plan = Plan(
+        0,
+        (ReportSpec(0, data="dst_fallback"), ReportSpec(HOUR, data="missing_pdf")),
+        start=FALLBACK_NIGHT.isoformat(),
+    )
+    assert check_plan(plan.to_json()) is None
+    assert "offset" in str(check_plan({**plan.to_json(), "start": "2023-10-29T02:30:00"}))
+    assert "data profile" in str(
+        check_plan({**plan.to_json(), "reports": [{"at": 0, "data": "no_pdf_at_all"}]})
+    )

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from harness.checker.clauses import check
 from harness.core.faults import POINTS
-from harness.core.hostile import DATA_PROFILES
+from harness.core.hostile import DATA_PROFILES, INCOMPLETE
 from harness.core.workload import DEFECTS, FORMS
 from harness.errors import ReplayError
 from harness.report.identity import file_sha256, is_file_spec, locate, resolve
@@ -124,6 +125,16 @@ def _int(value: Any, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
+def _moment(value: Any) -> bool:
+    """An ISO 8601 date-time with its offset (Plan.start)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
 def _check_report(i: int, r: Any) -> str | None:
     if not isinstance(r, dict):
         return f"plan.reports[{i}] is not an object"
@@ -138,7 +149,11 @@ def _check_report(i: int, r: Any) -> str | None:
         return f"plan.reports[{i}] has form {str(form)[:40]!r} v{str(version)[:10]}; known: {known}"
     if r.get("defect") is not None and r.get("defect") not in DEFECTS:
         return f"plan.reports[{i}].defect {str(r.get('defect'))[:40]!r} is unknown"
-    if r.get("data") is not None and r.get("data") not in (*DATA_PROFILES, DOKUMENTLAGER):
+    if r.get("data") is not None and r.get("data") not in (
+        *DATA_PROFILES,
+        *INCOMPLETE,
+        DOKUMENTLAGER,
+    ):
         return f"plan.reports[{i}].data {str(r.get('data'))[:40]!r} is not a data profile"
     fields = r.get("fields", {})
     if not isinstance(fields, dict) or not all(
@@ -189,6 +204,9 @@ def check_plan(plan: Any) -> str | None:
     deadline = plan.get("deadline")
     if deadline is not None and not _int(deadline, 1, MAX_TIME_MS):
         return f"plan.deadline must be null or from 1 to {MAX_TIME_MS} ms"
+    start = plan.get("start")
+    if start is not None and not _moment(start):
+        return f"plan.start {str(start)[:40]!r} is not a date-time with its offset"
     for i, r in enumerate(reports):
         problem = _check_report(i, r)
         if problem:
