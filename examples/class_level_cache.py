@@ -61,6 +61,8 @@ class WriteBackCaseSystem:
     def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
         try:
             json.loads(message.files[REPORT_JSON])
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             self._put(message.headers[BEKYMRINGSMELDING_ID], dict(message.files))
         except (KeyError, ValueError, sqlite3.Error) as exc:
             channel.reply(FEILET, feilmelding(str(exc)))

@@ -94,6 +94,8 @@ class RepositoryCaseSystem:
     def handle(self, message: IncomingMessage, channel: ReplyChannel) -> None:
         try:
             json.loads(message.files[REPORT_JSON])
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             self.repository.add(message.headers[BEKYMRINGSMELDING_ID], dict(message.files))
         except (KeyError, ValueError, sqlite3.Error) as exc:
             channel.reply(FEILET, feilmelding(str(exc)))
