@@ -39,7 +39,7 @@ import importlib
 import io
 import itertools
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,6 +85,8 @@ class Wire:
     headers: Mapping[str, str]
     body: bytes
     timeout: tuple[int | None, int | None]  # (connect, read) in ms; None: no timeout
+    # A retry: the client waited this long (ms) before it, and why (its back-off).
+    backoff: tuple[int, str] | None = None
 
     @property
     def content_type(self) -> str:
@@ -94,14 +96,9 @@ class Wire:
         return ""
 
 
-# handler(wire) -> the answer, or raises Broken / Refused / SimulatedCrash
+# handler(wire) -> the answer, or raises Broken / Refused / SimulatedCrash; a wire
+# with a back-off is a retry, and the handler lets that much virtual time pass first.
 Handler = Callable[[Wire], Answer]
-# wait(ms, wire, why): a client's back-off, in virtual time
-Wait = Callable[[int, Wire, str], None]
-
-
-def _no_wait(ms: int, wire: Wire, why: str) -> None:
-    pass
 
 
 class Doors:
@@ -109,12 +106,12 @@ class Doors:
     block) serves; the innermost handler answers."""
 
     def __init__(self) -> None:
-        self._serving: list[tuple[Handler, Wait]] = []
+        self._serving: list[Handler] = []
         self._undo: list[Callable[[], None]] = []
 
     @contextlib.contextmanager
-    def open(self, handler: Handler, wait: Wait = _no_wait) -> Iterator[None]:
-        self._serving.append((handler, wait))
+    def open(self, handler: Handler) -> Iterator[None]:
+        self._serving.append(handler)
         if len(self._serving) == 1:
             self._install()
         try:
@@ -124,7 +121,11 @@ class Doors:
             if not self._serving:
                 self._uninstall()
 
-    def current(self) -> tuple[Handler, Wait]:
+    @property
+    def serving(self) -> bool:
+        return bool(self._serving)
+
+    def current(self) -> Handler:
         return self._serving[-1]
 
     def _install(self) -> None:
@@ -160,7 +161,7 @@ class _Pool:
         return f"HTTPConnectionPool(host={self.host!r}, port={self.port})"
 
 
-def _requests_timeout(timeout: Any) -> tuple[int | None, int | None]:
+def requests_timeout(timeout: Any) -> tuple[int | None, int | None]:
     if isinstance(timeout, Timeout):
         connect, read = timeout.connect_timeout, timeout.read_timeout
         return ms(connect if isinstance(connect, (int, float)) else None), ms(
@@ -238,9 +239,9 @@ def _requests_send(
     cert: Any = None,
     proxies: Any = None,
 ) -> requests.Response:
-    handler, wait = DOORS.current()
+    handler = DOORS.current()
     method, url = str(request.method or "GET"), str(request.url)
-    wire = Wire(method, url, dict(request.headers), _body(request), _requests_timeout(timeout))
+    wire = Wire(method, url, dict(request.headers), _body(request), requests_timeout(timeout))
     retries: Retry = adapter.max_retries
     pool = _Pool(url)
     while True:
@@ -255,7 +256,8 @@ def _requests_send(
                 retries = retries.increment(method, url, error=error, _pool=pool)  # type: ignore[arg-type]
             except Exception as exc:  # exhausted, or not retried: what urllib3 raises
                 raise _as_requests_error(exc, request) from None
-            wait(_ms_of(retries.get_backoff_time()), wire, f"urllib3 Retry after {broken.kind}")
+            why = f"urllib3 Retry after {broken.kind}"
+            wire = replace(wire, backoff=(_ms_of(retries.get_backoff_time()), why))
             continue
         response = _urllib3_response(answer, request)
         has_retry_after = bool(response.headers.get("Retry-After"))
@@ -269,7 +271,8 @@ def _requests_send(
             return adapter.build_response(request, response)
         after = retries.get_retry_after(response) if retries.respect_retry_after_header else None
         delay = after if after is not None else retries.get_backoff_time()
-        wait(_ms_of(delay), wire, f"urllib3 Retry after HTTP {answer.status}")
+        why = f"urllib3 Retry after HTTP {answer.status}"
+        wire = replace(wire, backoff=(_ms_of(delay), why))
 
 
 def _ms_of(seconds: float) -> int:
@@ -312,7 +315,7 @@ def _httpx_error(httpx: Any, broken: Broken) -> Any:
 
 def _httpx_handle(transport: Any, request: Any) -> Any:
     httpx = _httpx()
-    handler, wait = DOORS.current()
+    handler = DOORS.current()
     timeouts = request.extensions.get("timeout", {})
     wire = Wire(
         str(request.method),
@@ -326,7 +329,7 @@ def _httpx_handle(transport: Any, request: Any) -> Any:
     delays = _httpcore_delays()
 
     def serve(request: Any) -> Any:
-        nonlocal retries_left
+        nonlocal retries_left, wire
         while True:
             try:
                 answer = handler(wire)
@@ -335,7 +338,8 @@ def _httpx_handle(transport: Any, request: Any) -> Any:
             except Broken as broken:
                 if broken.kind in ("connect_error", "connect_timeout") and retries_left > 0:
                     retries_left -= 1
-                    wait(_ms_of(next(delays)), wire, f"httpx transport retry after {broken.kind}")
+                    why = f"httpx transport retry after {broken.kind}"
+                    wire = replace(wire, backoff=(_ms_of(next(delays)), why))
                     continue
                 raise _httpx_error(httpx, broken)(str(broken), request=request) from None
             return httpx.Response(answer.status, headers=answer.headers, content=answer.body)

@@ -17,23 +17,26 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import unquote, urlsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
 
 from harness.components.protocols import HttpEndpoints
 from harness.core.history import HTTP
 from harness.sim.context import Sim
 from harness.sim.documents import DocumentStore
 from harness.sim.http_api import Answer, Request, document, ok_json, parse_send, problem
-from harness.sim.http_doors import DOORS, Refused, UnservedRequest, Wire
-from harness.sim.http_faults import strike_after, strike_before
+from harness.sim.http_doors import DOORS, Refused, UnservedRequest, Wire, requests_timeout
+from harness.sim.http_faults import Broken, strike_after, strike_before
 from harness.sim.storage import SimulatedCrash
 
 if TYPE_CHECKING:
     from harness.sim.case_slot import CaseSystemSlot
 
-__all__ = ["HttpWorld", "UnservedRequest", "offline"]
+__all__ = ["HttpWorld", "UnservedRequest", "offline", "serve_with", "serving_handler"]
 
 
 def _where(url: str) -> tuple[str, str]:
@@ -71,11 +74,14 @@ class HttpWorld:
 
     def serving(self) -> contextlib.AbstractContextManager[None]:
         """While open, `requests` and `httpx` calls are answered by this world, in-process."""
-        return DOORS.open(self._answer, self.wait)
+        return DOORS.open(self._answer)
 
-    def wait(self, ms: int, wire: Wire, why: str) -> None:
-        """A client's back-off between retries: virtual time passes, and the timeline
+    def _wait(self, wire: Wire) -> None:
+        """A client's back-off before a retry: virtual time passes, and the timeline
         says so."""
+        if wire.backoff is None:
+            return
+        ms, why = wire.backoff
         self._sim.loop.advance(ms)
         _, path = _where(wire.url)
         self._sim.record(
@@ -94,6 +100,7 @@ class HttpWorld:
         slot = self._slot
         if slot.dead:  # a dead process sends nothing, even if it swallowed its crash
             raise SimulatedCrash("the case system is dead")
+        self._wait(wire)
         method = wire.method
         base, path = _where(wire.url)
         if slot.probing:
@@ -213,12 +220,81 @@ class HttpWorld:
         return Request("download", method, path, report, lambda: answer)
 
 
-def serve_with(handler: Handler) -> contextlib.AbstractContextManager[responses.RequestsMock]:
-    """Answer every `requests` call of this process with `handler` while open (the adapter's
-    process under `--isolation process` hands each request to the harness this way)."""
-    return _DOOR.open(handler)
+# -- the process-isolation tier: requests handed across the process boundary ----------
+# The adapter's process serves its own clients through the doors with a handler that
+# forwards each try to the harness (serve_with); the harness answers it with the
+# world's own handler (serving_handler). Across the boundary a request is a
+# PreparedRequest and its outcome a `requests` exception, as isolation/ expects.
+_Forward = Callable[[requests.PreparedRequest], tuple[int, dict[str, str], bytes]]
+# A retry's back-off crosses the boundary in these headers, which the world removes.
+_BACKOFF_MS, _BACKOFF_WHY = "X-Harness-Backoff-Ms", "X-Harness-Backoff-Why"
 
 
-def serving_handler() -> Handler | None:
-    """Who answers `requests` calls in this process now (None: nobody, they would go out)."""
-    return _DOOR.handlers[-1] if _DOOR.handlers else None
+def serve_with(forward: _Forward) -> contextlib.AbstractContextManager[None]:
+    """Answer every `requests` (and `httpx`) call of this process through `forward`
+    while open (the adapter's process under `--isolation process`). The clients' own
+    retries run here; each try is one forwarded request."""
+
+    def handler(wire: Wire) -> Answer:
+        prepared = requests.PreparedRequest()
+        prepared.method, prepared.url, prepared.body = wire.method, wire.url, wire.body
+        prepared.headers = CaseInsensitiveDict(wire.headers)
+        if wire.backoff is not None:
+            prepared.headers[_BACKOFF_MS] = str(wire.backoff[0])
+            prepared.headers[_BACKOFF_WHY] = wire.backoff[1]
+        connect, read = (None if t is None else t / 1000 for t in wire.timeout)
+        prepared.req_kwargs = {"timeout": (connect, read)}  # type: ignore[attr-defined]
+        try:
+            status, headers, body = forward(prepared)
+        except UnservedRequest as exc:
+            raise Refused(str(exc), unserved=True) from None
+        except requests.exceptions.ConnectTimeout as exc:
+            raise Broken("connect_timeout", str(exc)) from None
+        except requests.exceptions.ReadTimeout as exc:
+            raise Broken("read_timeout", str(exc)) from None
+        except requests.exceptions.ConnectionError as exc:
+            text = str(exc)
+            if "(injected: " not in text:
+                raise Refused(text) from None
+            applied = "after the server applied" in text
+            raise Broken("reset" if applied else "connect_error", text) from None
+        return Answer(status, body, dict(headers))
+
+    return DOORS.open(handler)
+
+
+def serving_handler() -> _Forward | None:
+    """Who answers requests in this process now, as a function of a PreparedRequest
+    (None: nobody, they would go out). Raises what a client would meet on one try."""
+    if not DOORS.serving:
+        return None
+    handler = DOORS.current()
+
+    def answer(prepared: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        timeout = getattr(prepared, "req_kwargs", {}).get("timeout")
+        body = prepared.body if isinstance(prepared.body, bytes) else b""
+        headers = CaseInsensitiveDict(prepared.headers)
+        waited, why = headers.pop(_BACKOFF_MS, None), headers.pop(_BACKOFF_WHY, "")
+        wire = Wire(
+            str(prepared.method or "GET"),
+            str(prepared.url),
+            dict(headers),
+            body,
+            requests_timeout(timeout),
+            None if waited is None or not waited.isdigit() else (int(waited), str(why)),
+        )
+        try:
+            got = handler(wire)
+        except Refused as refused:
+            kind = UnservedRequest if refused.unserved else requests.exceptions.ConnectionError
+            raise kind(str(refused), request=prepared) from None
+        except Broken as broken:
+            raise {
+                "connect_timeout": requests.exceptions.ConnectTimeout,
+                "read_timeout": requests.exceptions.ReadTimeout,
+            }.get(broken.kind, requests.exceptions.ConnectionError)(
+                str(broken), request=prepared
+            ) from None
+        return got.status, got.headers, got.body
+
+    return answer
