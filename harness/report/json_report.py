@@ -182,7 +182,15 @@ def build_report(
             for w in contract.warnings
         ],
         "outcomes": dict(sorted(result.total("outcomes").items())),
-        "faults": {p.name: {"reached": reached[p.name], "fired": fired[p.name]} for p in CATALOGUE},
+        # The catalogue's points, then any other a world reached (the live tier's own):
+        # the totals are then exactly the sums of the families' faults.
+        "faults": {
+            p: {"reached": reached[p], "fired": fired[p]}
+            for p in [
+                *(c.name for c in CATALOGUE),
+                *sorted((set(reached) | set(fired)) - {c.name for c in CATALOGUE}),
+            ]
+        },
         "files": {name: text_digest(text) for name, text in sorted(files.items())},
     }
     if merged_from is not None:
