@@ -57,6 +57,8 @@ class BackoffCaseSystem:
         try:
             body = message.files[REPORT_JSON]
             json.loads(body)
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
             self._store(message.headers[BEKYMRINGSMELDING_ID], body, message.files[REPORT_PDF])
         except (KeyError, ValueError, sqlite3.Error) as exc:
             channel.reply(FEILET, feilmelding(str(exc)))

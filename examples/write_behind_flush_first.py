@@ -50,7 +50,8 @@ class WriteBehindCaseSystem:
         try:
             json.loads(message.files[REPORT_JSON])
             message.headers[BEKYMRINGSMELDING_ID]
-            message.files[REPORT_PDF]
+            if not message.files.get(REPORT_PDF):  # an empty or missing PDF: refuse the package
+                raise ValueError("pakken mangler PDF-en (bekymringsmelding.pdf)")
         except (KeyError, ValueError) as exc:
             channel.reply(FEILET, feilmelding(str(exc)))
             channel.ack()
